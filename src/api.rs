@@ -1,0 +1,197 @@
+//! The wire format: every request and response body of the HTTP API, shared by
+//! the daemon and the CLI. No other module defines what travels on the wire.
+//! Times are RFC 3339 strings; money is a decimal string (exact).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub const PREFIX: &str = "/api/v1";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    pub database: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OrgRole {
+    pub org: String,
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Whoami {
+    pub email: String,
+    pub is_admin: bool,
+    pub orgs: Vec<OrgRole>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct User {
+    pub email: String,
+    pub is_admin: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreateUser {
+    pub email: String,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreatedUser {
+    pub user: User,
+    /// Shown once; only its hash is stored.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Token {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct CreateToken {
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub token: Token,
+    /// Shown once; only its hash is stored.
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Org {
+    pub name: String,
+    pub role: Option<String>,
+    pub members: i64,
+    pub apps: i64,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreateOrg {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Member {
+    pub email: String,
+    pub role: String,
+    pub added_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AddMember {
+    pub email: String,
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Plan {
+    pub name: String,
+    /// CPUs, as typed: "0.5".
+    pub cpu: String,
+    pub memory: String,
+    pub memory_mb: i64,
+    pub max_replicas: i64,
+    pub price_hourly: String,
+    /// The hourly price times 730 hours.
+    pub price_monthly: String,
+    pub features: Vec<String>,
+    pub default: bool,
+}
+
+/// `plans:create` sends every field, `plans:update` some. Figures travel as the
+/// user typed them and are parsed (and refused) by the daemon.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct PlanSpec {
+    pub name: Option<String>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub max_replicas: Option<i64>,
+    pub price_hourly: Option<String>,
+    pub features: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Setting {
+    pub key: String,
+    pub category: String,
+    /// Masked ("********") for secret keys that hold a value.
+    pub value: String,
+    pub default: String,
+    pub secret: bool,
+    pub allowed: String,
+    pub description: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SetSetting {
+    pub value: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct App {
+    pub name: String,
+    pub org: String,
+    pub plan: String,
+    pub created_at: String,
+    pub created_by: Option<String>,
+    pub git_url: String,
+    pub web_url: String,
+    pub config_vars: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreateApp {
+    pub name: String,
+    pub org: Option<String>,
+    pub plan: Option<String>,
+}
+
+/// `GET /apps/{app}/config` answers with the whole map.
+pub type Config = BTreeMap<String, String>;
+
+/// `PATCH /apps/{app}/config`: a value sets, `null` unsets; applied as a whole.
+pub type ConfigPatch = BTreeMap<String, Option<String>>;
+
+/// Seconds since the epoch as RFC 3339 (UTC, seconds).
+pub fn time(secs: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// What `skypanel admin init --json` prints.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InitReport {
+    pub data_dir: String,
+    pub database: String,
+    /// The key file, or the environment variable the key came from.
+    pub key: String,
+    pub key_created: bool,
+    pub plans_seeded: bool,
+    pub settings_seeded: usize,
+    pub admin: String,
+    /// The organization created for the first admin (first run only).
+    pub org: Option<String>,
+    /// The first admin's token: only on the run that created the admin.
+    pub token: Option<String>,
+}

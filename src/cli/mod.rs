@@ -1,0 +1,251 @@
+//! The command line: Heroku-style `topic:verb` commands. Each topic's file
+//! holds its argument structs' handlers; this file holds the command tree and
+//! the dispatch. Everything but `daemon` and `admin init` talks to the daemon
+//! over HTTP; those two open the data dir.
+
+mod account;
+mod admin;
+mod apps;
+pub mod client;
+mod git;
+mod orgs;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+pub const DATA_DIR_ENV: &str = "SKYPANEL_DATA_DIR";
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/skypanel";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7780";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "skypanel",
+    version,
+    about = "SkyPanel: a self-hosted platform-as-a-service. Create apps, set their config, push to deploy.",
+    disable_help_subcommand = true,
+    after_help = "Start with `skypanel login --server URL --token TOKEN`, then `skypanel apps:create NAME`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AppFlag {
+    /// The app (default: the app of this repository's `skypanel` git remote)
+    #[arg(short = 'a', long = "app", value_name = "APP")]
+    pub app: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataDir {
+    /// Where the database and key live
+    #[arg(long = "data-dir", env = DATA_DIR_ENV, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
+    pub path: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Save the server URL and an API token for later commands
+    Login(account::LoginArgs),
+    /// Forget the saved token
+    Logout,
+    /// Show who the saved token belongs to
+    Whoami(JsonFlag),
+    /// Run the control plane (what the systemd unit runs)
+    Daemon(DaemonArgs),
+
+    /// List your apps
+    Apps(apps::ListArgs),
+    /// Create an app (inside a git repository, also adds the `skypanel` remote)
+    #[command(name = "apps:create")]
+    AppsCreate(apps::CreateArgs),
+    /// Show an app
+    #[command(name = "apps:info")]
+    AppsInfo(apps::InfoArgs),
+    /// Delete an app and its config for good
+    #[command(name = "apps:destroy")]
+    AppsDestroy(apps::DestroyArgs),
+
+    /// Show an app's config vars
+    Config(apps::ConfigArgs),
+    /// Print one config var's value
+    #[command(name = "config:get")]
+    ConfigGet(apps::ConfigGetArgs),
+    /// Set config vars: KEY=VALUE …
+    #[command(name = "config:set")]
+    ConfigSet(apps::ConfigSetArgs),
+    /// Remove config vars: KEY …
+    #[command(name = "config:unset")]
+    ConfigUnset(apps::ConfigUnsetArgs),
+
+    /// List your organizations
+    Orgs(JsonFlag),
+    /// Create an organization; you become its owner
+    #[command(name = "orgs:create")]
+    OrgsCreate(orgs::CreateArgs),
+    /// List an organization's members
+    #[command(name = "orgs:members")]
+    OrgsMembers(orgs::MembersArgs),
+    /// Add a member, or change a member's role (owners only)
+    #[command(name = "orgs:members:add")]
+    OrgsMembersAdd(orgs::AddArgs),
+    /// Remove a member (owners only)
+    #[command(name = "orgs:members:remove")]
+    OrgsMembersRemove(orgs::RemoveArgs),
+
+    /// List your API tokens
+    Tokens(JsonFlag),
+    /// Create an API token (shown once)
+    #[command(name = "tokens:create")]
+    TokensCreate(account::TokenCreateArgs),
+    /// Revoke one of your API tokens
+    #[command(name = "tokens:revoke")]
+    TokensRevoke(account::TokenRevokeArgs),
+
+    /// List the plans apps can run on
+    Plans(JsonFlag),
+
+    /// Platform administration (admins only, except `admin init`)
+    Admin(AdminArgs),
+
+    /// Print shell completions
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Args, Debug)]
+pub struct DaemonArgs {
+    /// Address the API listens on
+    #[arg(long, default_value = DEFAULT_LISTEN, env = "SKYPANEL_LISTEN")]
+    pub listen: String,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+    /// Log format
+    #[arg(long, value_parser = ["text", "json"], default_value = "text", env = "SKYPANEL_LOG_FORMAT")]
+    pub log_format: String,
+    /// Log level: error, warn, info, debug, trace
+    #[arg(long, default_value = "info", env = "SKYPANEL_LOG")]
+    pub log_level: tracing::Level,
+}
+
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create the data dir, key, database, default plans and settings and the first admin (idempotent; local)
+    Init(admin::InitArgs),
+    /// List users
+    Users(JsonFlag),
+    /// Create a user and print their first token (shown once)
+    #[command(name = "users:create")]
+    UsersCreate(admin::UserCreateArgs),
+    /// Add a plan
+    #[command(name = "plans:create")]
+    PlansCreate(admin::PlanCreateArgs),
+    /// Change a plan's figures
+    #[command(name = "plans:update")]
+    PlansUpdate(admin::PlanUpdateArgs),
+    /// Remove a plan no app uses
+    #[command(name = "plans:remove")]
+    PlansRemove(admin::PlanRemoveArgs),
+    /// List settings (secret values masked)
+    Settings(JsonFlag),
+    /// Show one setting
+    #[command(name = "settings:get")]
+    SettingsGet(admin::SettingKeyArgs),
+    /// Set a setting (the value is checked against its type)
+    #[command(name = "settings:set")]
+    SettingsSet(admin::SettingSetArgs),
+    /// Restore a setting's default
+    #[command(name = "settings:unset")]
+    SettingsUnset(admin::SettingKeyArgs),
+}
+
+/// Parses the arguments and runs the command; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Daemon(args) => match crate::daemon_main(args) {
+            Ok(()) => 0,
+            Err(e) => fail(&e),
+        },
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "skypanel",
+                &mut std::io::stdout(),
+            );
+            0
+        }
+        command => {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return fail(&e.into()),
+            };
+            match rt.block_on(dispatch(command)) {
+                Ok(()) => 0,
+                Err(e) => fail(&e),
+            }
+        }
+    }
+}
+
+fn fail(e: &anyhow::Error) -> i32 {
+    eprintln!("error: {e:#}");
+    1
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<()> {
+    use Command as C;
+    match command {
+        C::Login(a) => account::login(a).await,
+        C::Logout => account::logout(),
+        C::Whoami(j) => account::whoami(j).await,
+        C::Tokens(j) => account::tokens(j).await,
+        C::TokensCreate(a) => account::create_token(a).await,
+        C::TokensRevoke(a) => account::revoke_token(a).await,
+        C::Apps(a) => apps::list(a).await,
+        C::AppsCreate(a) => apps::create(a).await,
+        C::AppsInfo(a) => apps::info(a).await,
+        C::AppsDestroy(a) => apps::destroy(a).await,
+        C::Config(a) => apps::config(a).await,
+        C::ConfigGet(a) => apps::config_get(a).await,
+        C::ConfigSet(a) => apps::config_set(a).await,
+        C::ConfigUnset(a) => apps::config_unset(a).await,
+        C::Orgs(j) => orgs::list(j).await,
+        C::OrgsCreate(a) => orgs::create(a).await,
+        C::OrgsMembers(a) => orgs::members(a).await,
+        C::OrgsMembersAdd(a) => orgs::add(a).await,
+        C::OrgsMembersRemove(a) => orgs::remove(a).await,
+        C::Plans(j) => admin::plans(j).await,
+        C::Admin(a) => admin::dispatch(a.command).await,
+        C::Daemon(_) | C::Completions { .. } => unreachable!("handled before the runtime starts"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_tree_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

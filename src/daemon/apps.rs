@@ -1,0 +1,180 @@
+//! Apps and config vars.
+
+use axum::Json;
+use axum::extract::{Path, Query, State as S};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use super::auth::{Caller, app_access, org_access};
+use super::error::{ApiError, Body};
+use super::{State, base_url};
+use crate::api;
+use crate::error::{Error, Result};
+use crate::store::{self, App, Db};
+
+type R<T> = std::result::Result<T, ApiError>;
+
+fn app(db: &Db, a: &App, base: &str, domain: &str) -> Result<api::App> {
+    Ok(api::App {
+        name: a.name.clone(),
+        org: a.org.clone(),
+        plan: a.plan.clone(),
+        created_at: api::time(a.created_at),
+        created_by: a.created_by.clone(),
+        git_url: format!("{base}/git/{}.git", a.name),
+        web_url: format!("http://{}.{domain}", a.name),
+        config_vars: db.config_count(a.id)?,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    org: Option<String>,
+    #[serde(default)]
+    all: bool,
+}
+
+pub async fn list(
+    S(state): S<State>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> R<Json<Vec<api::App>>> {
+    let base = base_url(&headers);
+    let list = state
+        .store
+        .read(move |db| {
+            if q.all {
+                caller.require_admin()?;
+            }
+            let org_id = match &q.org {
+                Some(name) => Some(org_access(db, &caller, name)?.0.id),
+                None => None,
+            };
+            let user = if q.all || (caller.user.is_admin && org_id.is_some()) {
+                None
+            } else {
+                Some(caller.user.id)
+            };
+            let domain = db.setting("default_domain")?;
+            db.apps_visible(user, org_id)?
+                .iter()
+                .map(|a| app(db, a, &base, &domain))
+                .collect()
+        })
+        .await?;
+    Ok(Json(list))
+}
+
+/// The org a new app goes to: the one named, else the caller's only org.
+fn target_org(db: &Db, caller: &Caller, name: Option<&str>) -> Result<i64> {
+    if let Some(name) = name {
+        return Ok(org_access(db, caller, name)?.0.id);
+    }
+    let orgs = db.orgs_of(caller.user.id)?;
+    match orgs.as_slice() {
+        [] => Err(Error::Invalid(
+            "you belong to no organization: create one with `skypanel orgs:create NAME`, then pass -o NAME".into(),
+        )),
+        [only] => Ok(db.org_by_name(&only.name)?.map(|o| o.id).unwrap_or_default()),
+        many => Err(Error::Invalid(format!(
+            "you belong to {} organizations ({}): say which with -o ORG",
+            many.len(),
+            many.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+pub async fn create(
+    S(state): S<State>,
+    caller: Caller,
+    headers: HeaderMap,
+    Body(req): Body<api::CreateApp>,
+) -> R<(StatusCode, Json<api::App>)> {
+    let base = base_url(&headers);
+    let created = state
+        .store
+        .write(move |db| {
+            crate::validate::app_name(&req.name)?;
+            let org_id = target_org(db, &caller, req.org.as_deref())?;
+            let plan_name = match req.plan {
+                Some(p) => p,
+                None => db.setting("default_plan")?,
+            };
+            let plan = db.plan_named(&plan_name)?;
+            let a = db.create_app(&req.name, org_id, plan.id, caller.user.id, store::now())?;
+            app(db, &a, &base, &db.setting("default_domain")?)
+        })
+        .await?;
+    tracing::info!(app = %created.name, org = %created.org, "app created");
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn info(
+    S(state): S<State>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> R<Json<api::App>> {
+    let base = base_url(&headers);
+    let a = state
+        .store
+        .read(move |db| {
+            let a = app_access(db, &caller, &name)?;
+            app(db, &a, &base, &db.setting("default_domain")?)
+        })
+        .await?;
+    Ok(Json(a))
+}
+
+pub async fn destroy(
+    S(state): S<State>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> R<Json<api::App>> {
+    let base = base_url(&headers);
+    let a = state
+        .store
+        .write(move |db| {
+            let a = app_access(db, &caller, &name)?;
+            let out = app(db, &a, &base, &db.setting("default_domain")?)?;
+            db.destroy_app(&a)?;
+            Ok(out)
+        })
+        .await?;
+    tracing::info!(app = %a.name, "app destroyed");
+    Ok(Json(a))
+}
+
+pub async fn config(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> R<Json<api::Config>> {
+    let cfg = state
+        .store
+        .read(move |db| {
+            let a = app_access(db, &caller, &name)?;
+            db.config(&a)
+        })
+        .await?;
+    Ok(Json(cfg))
+}
+
+pub async fn update_config(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(patch): Body<api::ConfigPatch>,
+) -> R<Json<api::Config>> {
+    let cfg = state
+        .store
+        .write(move |db| {
+            let a = app_access(db, &caller, &name)?;
+            db.update_config(&a, &patch, store::now())?;
+            db.config(&a)
+        })
+        .await?;
+    Ok(Json(cfg))
+}

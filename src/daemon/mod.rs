@@ -1,0 +1,177 @@
+//! The control plane: the HTTP API (axum) over the store, and the job runner.
+//!
+//! [`serve`] takes a bound listener and a shutdown future, so the binary binds
+//! `--listen` and tests bind `127.0.0.1:0`. On shutdown the listener closes,
+//! in-flight requests finish, and background tasks stop.
+
+mod access;
+mod admin;
+mod apps;
+mod auth;
+mod error;
+mod orgs;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch};
+use tokio::net::TcpListener;
+
+use crate::api;
+use crate::store::Store;
+
+pub use error::status as error_status;
+
+/// Every route the API serves. The authorization matrix test walks this list,
+/// so a route added to the router must be added here too.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/health"),
+    ("GET", "/api/v1/whoami"),
+    ("GET", "/api/v1/tokens"),
+    ("POST", "/api/v1/tokens"),
+    ("DELETE", "/api/v1/tokens/{id}"),
+    ("GET", "/api/v1/orgs"),
+    ("POST", "/api/v1/orgs"),
+    ("GET", "/api/v1/orgs/{org}/members"),
+    ("POST", "/api/v1/orgs/{org}/members"),
+    ("DELETE", "/api/v1/orgs/{org}/members/{email}"),
+    ("GET", "/api/v1/apps"),
+    ("POST", "/api/v1/apps"),
+    ("GET", "/api/v1/apps/{app}"),
+    ("DELETE", "/api/v1/apps/{app}"),
+    ("GET", "/api/v1/apps/{app}/config"),
+    ("PATCH", "/api/v1/apps/{app}/config"),
+    ("GET", "/api/v1/plans"),
+    ("GET", "/api/v1/admin/users"),
+    ("POST", "/api/v1/admin/users"),
+    ("POST", "/api/v1/admin/plans"),
+    ("PATCH", "/api/v1/admin/plans/{plan}"),
+    ("DELETE", "/api/v1/admin/plans/{plan}"),
+    ("GET", "/api/v1/admin/settings"),
+    ("GET", "/api/v1/admin/settings/{key}"),
+    ("PUT", "/api/v1/admin/settings/{key}"),
+    ("DELETE", "/api/v1/admin/settings/{key}"),
+];
+
+#[derive(Clone)]
+pub struct State {
+    pub store: Store,
+    pub data_dir: PathBuf,
+}
+
+pub fn router(state: State) -> Router {
+    let v1 = Router::new()
+        .route("/whoami", get(access::whoami))
+        .route("/tokens", get(access::tokens).post(access::create_token))
+        .route("/tokens/{id}", axum::routing::delete(access::revoke_token))
+        .route("/orgs", get(orgs::list).post(orgs::create))
+        .route(
+            "/orgs/{org}/members",
+            get(orgs::members).post(orgs::add_member),
+        )
+        .route(
+            "/orgs/{org}/members/{email}",
+            axum::routing::delete(orgs::remove_member),
+        )
+        .route("/apps", get(apps::list).post(apps::create))
+        .route("/apps/{app}", get(apps::info).delete(apps::destroy))
+        .route(
+            "/apps/{app}/config",
+            get(apps::config).patch(apps::update_config),
+        )
+        .route("/plans", get(admin::plans))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/plans", axum::routing::post(admin::create_plan))
+        .route(
+            "/admin/plans/{plan}",
+            patch(admin::update_plan).delete(admin::remove_plan),
+        )
+        .route("/admin/settings", get(admin::settings))
+        .route(
+            "/admin/settings/{key}",
+            get(admin::setting)
+                .put(admin::set_setting)
+                .delete(admin::unset_setting),
+        );
+    Router::new()
+        .route("/api/health", get(health))
+        .nest(api::PREFIX, v1)
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(access_log))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then lets in-flight
+/// requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: State,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %state.data_dir.display(), "daemon started");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let runner = crate::jobs::Runner::new(state.store.clone(), crate::jobs::handlers());
+    let runner_task = tokio::spawn(runner.run(stop_rx));
+    let app = router(state);
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = runner_task.await;
+    tracing::info!("daemon stopped");
+    result
+}
+
+/// One line per request: method, path, status, time. Never headers or bodies.
+async fn access_log(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(%method, %path, status = res.status().as_u16(), ms = format_args!("{ms:.1}"), "request");
+    res
+}
+
+async fn health(axum::extract::State(state): axum::extract::State<State>) -> Response {
+    let db = state.store.read(|db| db.ping()).await;
+    let body = api::Health {
+        status: if db.is_ok() { "ok" } else { "degraded" }.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        database: match &db {
+            Ok(()) => "ok".into(),
+            Err(e) => e.to_string(),
+        },
+    };
+    let code = if db.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(body)).into_response()
+}
+
+/// `http(s)://host` as the client reached us, for URLs we hand back (git remotes).
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
+    let proto = if proto == "https" { "https" } else { "http" };
+    format!("{proto}://{host}")
+}

@@ -1,0 +1,74 @@
+//! SkyPanel: a self-hosted platform-as-a-service in one binary. The same
+//! executable is the CLI (`cli`) and, as `skypanel daemon`, the control plane
+//! (`daemon`). See docs/ARCHITECTURE.md for the code map and invariants.
+
+pub mod api;
+pub mod cli;
+pub mod crypto;
+pub mod daemon;
+pub mod error;
+pub mod init;
+pub mod jobs;
+pub mod settings;
+pub mod store;
+pub mod units;
+pub mod validate;
+
+use std::io::Write;
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> i32 {
+    cli::main()
+}
+
+/// `skypanel daemon`: logs, store, listener, then serve until SIGTERM/SIGINT.
+pub(crate) fn daemon_main(args: cli::DaemonArgs) -> anyhow::Result<()> {
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(args.log_level)
+        .with_writer(std::io::stderr);
+    if args.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .thread_stack_size(512 * 1024)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let data_dir = args.data_dir.path;
+        let store = init::open(&data_dir)?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {}: {e} (choose another address with --listen)",
+                    args.listen
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        println!("skypanel daemon listening on http://{addr}");
+        std::io::stdout().flush()?;
+        let state = daemon::State { store, data_dir };
+        daemon::serve(listener, state, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing in-flight requests"),
+    }
+}
