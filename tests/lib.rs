@@ -1,1 +1,10 @@
+//! The integration suite: one test binary. Every test runs the real
+//! `skypanel` executable against a real daemon on a temporary data dir.
 
+mod common;
+
+mod authz;
+mod bad_input;
+mod cli_flow;
+mod daemon_life;
+mod secrets;

@@ -41,8 +41,24 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `Json<T>` whose rejections are our JSON errors. Serde's message names the
-/// field and the expected type, never the value that was sent.
+/// Serde names fields in backticks and repeats string values in double quotes
+/// (`invalid type: string "…"`); the values may be secrets, so they go.
+fn redact_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut inside = false;
+    for c in text.chars() {
+        if c == '"' {
+            out.push_str(if inside { "…\"" } else { "\"" });
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `Json<T>` whose rejections are our JSON errors, with no value of the body
+/// repeated in them.
 pub struct Body<T>(pub T);
 
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
@@ -56,17 +72,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> 
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        let detail = match &r {
-            JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_) => {
-                let text = r.body_text();
-                // serde_json repeats string values in some messages; keep only the shape.
-                text.split(": invalid value")
-                    .next()
-                    .unwrap_or(&text)
-                    .to_string()
-            }
-            _ => r.body_text(),
-        };
+        let detail = redact_quoted(&r.body_text());
         ApiError(Error::Invalid(format!(
             "the request body is not what this endpoint takes: {detail}"
         )))
@@ -77,4 +83,18 @@ pub async fn not_found() -> ApiError {
     ApiError(Error::NotFound(
         "no such API endpoint: is the CLI newer than the daemon?".into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoted_values_are_redacted() {
+        let t = super::redact_quoted(
+            r#"max_replicas: invalid type: string "hunter2", expected i64 at line 1"#,
+        );
+        assert_eq!(
+            t,
+            r#"max_replicas: invalid type: string "…", expected i64 at line 1"#
+        );
+    }
 }

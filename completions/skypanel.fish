@@ -1,0 +1,157 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_skypanel_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_skypanel_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_skypanel_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_skypanel_using_subcommand
+    set -l cmd (__fish_skypanel_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c skypanel -n "__fish_skypanel_needs_command" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_needs_command" -s V -l version -d 'Print version'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "login" -d 'Save the server URL and an API token for later commands'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "logout" -d 'Forget the saved token'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "whoami" -d 'Show who the saved token belongs to'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "daemon" -d 'Run the control plane (what the systemd unit runs)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "apps" -d 'List your apps'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "apps:create" -d 'Create an app (inside a git repository, also adds the `skypanel` remote)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "apps:info" -d 'Show an app'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "apps:destroy" -d 'Delete an app and its config for good'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "config" -d 'Show an app\'s config vars'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "config:get" -d 'Print one config var\'s value'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "config:set" -d 'Set config vars: KEY=VALUE …'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "config:unset" -d 'Remove config vars: KEY …'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs" -d 'List your organizations'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:create" -d 'Create an organization; you become its owner'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:members" -d 'List an organization\'s members'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:members:add" -d 'Add a member, or change a member\'s role (owners only)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:members:remove" -d 'Remove a member (owners only)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "tokens" -d 'List your API tokens'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "tokens:create" -d 'Create an API token (shown once)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "tokens:revoke" -d 'Revoke one of your API tokens'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "plans" -d 'List the plans apps can run on'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "admin" -d 'Platform administration (admins only, except `admin init`)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c skypanel -n "__fish_skypanel_using_subcommand login" -l server -d 'The daemon\'s URL, like http://127.0.0.1:7780 (default: the saved one)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand login" -l token -d 'An API token (asked for on a terminal when left out)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand login" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand whoami" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand whoami" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l listen -d 'Address the API listens on' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l data-dir -d 'Where the database and key live' -r -F
+complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l log-format -d 'Log format' -r -f -a "text\t''
+json\t''"
+complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l log-level -d 'Log level: error, warn, info, debug, trace' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps" -s o -l org -d 'Only this organization\'s apps' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps" -l all -d 'Every app on the platform (admins)'
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:create" -s o -l org -d 'The organization that owns it (default: your only one)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:create" -l plan -d 'The plan (default: the platform\'s default plan)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:create" -l remote -d 'Name of the git remote to add inside a repository' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:create" -l no-remote -d 'Do not add a git remote'
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:create" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:create" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:info" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:info" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:info" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:destroy" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:destroy" -l confirm -d 'The app\'s name again, to confirm' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:destroy" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand config" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand config" -l shell -d 'Print KEY=\'value\' lines that a shell can eval'
+complete -c skypanel -n "__fish_skypanel_using_subcommand config" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand config" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand config:get" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand config:get" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand config:set" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand config:set" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand config:set" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand config:unset" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand config:unset" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:create" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:create" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members" -s o -l org -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members:add" -s o -l org -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members:add" -l role -d 'owner or member' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members:add" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members:add" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members:remove" -s o -l org -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members:remove" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand tokens" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand tokens" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand tokens:create" -l name -d 'A name to tell the token apart (default: cli)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand tokens:create" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand tokens:create" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand tokens:revoke" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand plans" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand plans" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and not __fish_seen_subcommand_from init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and not __fish_seen_subcommand_from init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset" -f -a "init" -d 'Create the data dir, key, database, default plans and settings and the first admin (idempotent; local)'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and not __fish_seen_subcommand_from init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset" -f -a "users" -d 'List users'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and not __fish_seen_subcommand_from init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset" -f -a "users:create" -d 'Create a user and print their first token (shown once)'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and not __fish_seen_subcommand_from init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset" -f -a "plans:create" -d 'Add a plan'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and not __fish_seen_subcommand_from init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset" -f -a "plans:update" -d 'Change a plan\'s figures'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and not __fish_seen_subcommand_from init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset" -f -a "plans:remove" -d 'Remove a plan no app uses'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and not __fish_seen_subcommand_from init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset" -f -a "settings" -d 'List settings (secret values masked)'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and not __fish_seen_subcommand_from init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset" -f -a "settings:get" -d 'Show one setting'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and not __fish_seen_subcommand_from init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset" -f -a "settings:set" -d 'Set a setting (the value is checked against its type)'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and not __fish_seen_subcommand_from init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset" -f -a "settings:unset" -d 'Restore a setting\'s default'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -l data-dir -d 'Where the database and key live' -r -F
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -l email -d 'Email of the first admin' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -l org -d 'Organization created for the first admin' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -l login -d 'Also save a login for this server URL with the new admin token (first run only)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from users" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from users" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from users:create" -l admin -d 'Make the user a platform admin'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from users:create" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from users:create" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:create" -l cpu -d 'CPUs, like 0.5' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:create" -l memory -d 'Memory, like 512M or 2G' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:create" -l max-replicas -d 'Most replicas an app on this plan may run' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:create" -l price-hourly -d 'Price per hour, like 0.0070' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:create" -l feature -d 'A feature (repeat for several)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:create" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:create" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:update" -l cpu -d 'CPUs, like 0.5' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:update" -l memory -d 'Memory, like 512M or 2G' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:update" -l max-replicas -d 'Most replicas an app on this plan may run' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:update" -l price-hourly -d 'Price per hour, like 0.0070' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:update" -l feature -d 'A feature (repeat for several)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:update" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:update" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from plans:remove" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from settings" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from settings" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from settings:get" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from settings:get" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from settings:set" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from settings:set" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from settings:unset" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from settings:unset" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand completions" -s h -l help -d 'Print help'

@@ -1,0 +1,298 @@
+//! The harness: a daemon on its own temp data dir and port, the CLI as a
+//! subprocess, and a small blocking HTTP client for API-level checks.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_skypanel");
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A name unique in this test run, usable as an app, org or plan name.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}x{}",
+        std::process::id() % 10_000,
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub admin_token: String,
+    child: Option<Child>,
+}
+
+/// The environment a test process starts from: nothing of the developer's.
+pub fn clean_command(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    for v in [
+        "SKYPANEL_SERVER",
+        "SKYPANEL_TOKEN",
+        "SKYPANEL_CONFIG",
+        "SKYPANEL_DATA_DIR",
+        "SKYPANEL_ENCRYPTION_KEY",
+        "SKYPANEL_LISTEN",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .current_dir(dir);
+    c
+}
+
+impl Daemon {
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("daemon.log")
+    }
+
+    /// `admin init`, then a daemon on 127.0.0.1:0.
+    pub fn start() -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = clean_command(dir.path())
+            .args(["admin", "init", "--json", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("run admin init");
+        assert!(
+            out.status.success(),
+            "admin init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).expect("init json");
+        let admin_token = report["token"]
+            .as_str()
+            .expect("first init prints a token")
+            .to_string();
+        let mut d = Daemon {
+            dir,
+            url: String::new(),
+            admin_token,
+            child: None,
+        };
+        d.spawn();
+        d
+    }
+
+    /// Starts the daemon process on the existing data dir.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("log file");
+        let mut child = clean_command(self.dir.path())
+            .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(self.data_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn daemon");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read daemon stdout");
+        let Some(url) = line.trim().strip_prefix("skypanel daemon listening on ") else {
+            let _ = child.kill();
+            panic!(
+                "daemon did not start: {line:?}\n{}",
+                std::fs::read_to_string(self.log_path()).unwrap_or_default()
+            );
+        };
+        self.url = url.to_string();
+        self.child = Some(child);
+    }
+
+    /// SIGTERM and wait; returns the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Some(st) = child.try_wait().expect("wait") {
+                return st;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("the daemon did not stop within 5 s of SIGTERM");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The CLI as `token`'s user, with its own config file.
+    pub fn cli(&self, token: &str) -> Cli {
+        let mut cmd = clean_command(self.dir.path());
+        cmd.env("SKYPANEL_SERVER", &self.url)
+            .env("SKYPANEL_TOKEN", token);
+        Cli { cmd }
+    }
+
+    pub fn admin(&self) -> Cli {
+        self.cli(&self.admin_token)
+    }
+
+    pub fn http(&self, token: Option<&str>) -> Http {
+        Http {
+            base: self.url.clone(),
+            token: token.map(str::to_string),
+            client: reqwest::blocking::Client::new(),
+        }
+    }
+
+    /// A new user (through the API, as the admin); returns their token.
+    pub fn user(&self, email: &str, admin: bool) -> String {
+        let (st, v) = self.http(Some(&self.admin_token)).send(
+            "POST",
+            "/api/v1/admin/users",
+            Some(serde_json::json!({"email": email, "admin": admin})),
+        );
+        assert_eq!(st, 201, "create user {email}: {v}");
+        v["token"].as_str().expect("token").to_string()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub struct Cli {
+    pub cmd: Command,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Cli {
+    pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Cli {
+        self.cmd.env(k, v);
+        self
+    }
+    pub fn env_remove(mut self, k: &str) -> Cli {
+        self.cmd.env_remove(k);
+        self
+    }
+    pub fn cwd(mut self, dir: &Path) -> Cli {
+        self.cmd.current_dir(dir);
+        self
+    }
+    pub fn run(mut self, args: &[&str]) -> Run {
+        let out: Output = self
+            .cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run skypanel");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+    /// Runs and expects success; returns stdout.
+    pub fn ok(self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert_eq!(
+            r.code, 0,
+            "skypanel {args:?} failed:\n{}{}",
+            r.stdout, r.stderr
+        );
+        r.stdout
+    }
+    pub fn json(self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("skypanel {args:?} printed no JSON ({e}):\n{out}"))
+    }
+    /// Runs and expects a clean failure; returns stderr.
+    pub fn fails(self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert_ne!(
+            r.code, 0,
+            "skypanel {args:?} should have failed:\n{}",
+            r.stdout
+        );
+        assert!(
+            !r.stderr.contains("panicked"),
+            "skypanel {args:?} panicked:\n{}",
+            r.stderr
+        );
+        r.stderr
+    }
+}
+
+pub struct Http {
+    pub base: String,
+    pub token: Option<String>,
+    client: reqwest::blocking::Client,
+}
+
+impl Http {
+    pub fn send(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(m, format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().expect("http request");
+        let st = res.status().as_u16();
+        let text = res.text().expect("body");
+        (
+            st,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+    pub fn get(&self, path: &str) -> Value {
+        let (st, v) = self.send("GET", path, None);
+        assert_eq!(st, 200, "GET {path}: {v}");
+        v
+    }
+}
+
+/// Runs `git` in `dir`, expecting success.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
