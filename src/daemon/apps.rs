@@ -14,8 +14,9 @@ use crate::store::{self, App, Db};
 
 type R<T> = std::result::Result<T, ApiError>;
 
-fn app(db: &Db, a: &App, base: &str, domain: &str) -> Result<api::App> {
-    Ok(api::App {
+/// The app as the API shows it; `domain` is the `default_domain` setting.
+fn app(a: &App, base: &str, domain: &str) -> api::App {
+    api::App {
         name: a.name.clone(),
         org: a.org.clone(),
         plan: a.plan.clone(),
@@ -23,8 +24,12 @@ fn app(db: &Db, a: &App, base: &str, domain: &str) -> Result<api::App> {
         created_by: a.created_by.clone(),
         git_url: format!("{base}/git/{}.git", a.name),
         web_url: format!("http://{}.{domain}", a.name),
-        config_vars: db.config_count(a.id)?,
-    })
+        config_vars: a.config_vars,
+    }
+}
+
+fn view(db: &Db, a: &App, base: &str) -> Result<api::App> {
+    Ok(app(a, base, &db.setting("default_domain")?))
 }
 
 #[derive(Deserialize)]
@@ -57,10 +62,11 @@ pub async fn list(
                 Some(caller.user.id)
             };
             let domain = db.setting("default_domain")?;
-            db.apps_visible(user, org_id)?
+            Ok(db
+                .apps_visible(user, org_id)?
                 .iter()
-                .map(|a| app(db, a, &base, &domain))
-                .collect()
+                .map(|a| app(a, &base, &domain))
+                .collect())
         })
         .await?;
     Ok(Json(list))
@@ -103,7 +109,7 @@ pub async fn create(
             };
             let plan = db.plan_named(&plan_name)?;
             let a = db.create_app(&req.name, org_id, plan.id, caller.user.id, store::now())?;
-            app(db, &a, &base, &db.setting("default_domain")?)
+            view(db, &a, &base)
         })
         .await?;
     tracing::info!(app = %created.name, org = %created.org, "app created");
@@ -121,7 +127,7 @@ pub async fn info(
         .store
         .read(move |db| {
             let a = app_access(db, &caller, &name)?;
-            app(db, &a, &base, &db.setting("default_domain")?)
+            view(db, &a, &base)
         })
         .await?;
     Ok(Json(a))
@@ -138,7 +144,7 @@ pub async fn destroy(
         .store
         .write(move |db| {
             let a = app_access(db, &caller, &name)?;
-            let out = app(db, &a, &base, &db.setting("default_domain")?)?;
+            let out = view(db, &a, &base)?;
             db.destroy_app(&a)?;
             Ok(out)
         })

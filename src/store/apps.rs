@@ -16,12 +16,14 @@ pub struct App {
     pub plan: String,
     pub created_at: i64,
     pub created_by: Option<String>,
+    pub config_vars: i64,
 }
 
 /// One change to an app's config: `Some` sets, `None` unsets.
 pub type ConfigChange = BTreeMap<String, Option<String>>;
 
-const SELECT: &str = "SELECT a.id, a.name, a.org_id, o.name, p.name, a.created_at, u.email
+const SELECT: &str = "SELECT a.id, a.name, a.org_id, o.name, p.name, a.created_at, u.email,
+           (SELECT count(*) FROM config_vars c WHERE c.app_id = a.id)
     FROM apps a JOIN orgs o ON o.id = a.org_id JOIN plans p ON p.id = a.plan_id
     LEFT JOIN users u ON u.id = a.created_by";
 
@@ -34,6 +36,7 @@ fn app(r: &Row) -> rusqlite::Result<App> {
         plan: r.get(4)?,
         created_at: r.get(5)?,
         created_by: r.get(6)?,
+        config_vars: r.get(7)?,
     })
 }
 
@@ -98,14 +101,6 @@ impl Db<'_> {
         self.conn
             .execute("DELETE FROM apps WHERE id = ?1", [app.id])?;
         Ok(())
-    }
-
-    pub fn config_count(&self, app_id: i64) -> Result<i64> {
-        Ok(self.conn.query_row(
-            "SELECT count(*) FROM config_vars WHERE app_id = ?1",
-            [app_id],
-            |r| r.get(0),
-        )?)
     }
 
     pub fn config(&self, app: &App) -> Result<BTreeMap<String, String>> {
