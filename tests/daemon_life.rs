@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -92,16 +93,27 @@ fn sigterm_lets_an_in_flight_request_finish() {
     assert!(TcpStream::connect(&addr).is_err());
 }
 
+/// Runs a daemon that is expected to refuse to start; returns its stderr.
+fn refused_start(cwd: &Path, listen: &str, data: &Path, key: Option<&str>) -> String {
+    let mut cmd = clean_command(cwd);
+    cmd.args(["daemon", "--listen", listen, "--data-dir"])
+        .arg(data);
+    if let Some(k) = key {
+        cmd.env("SKYPANEL_ENCRYPTION_KEY", k);
+    }
+    let out = cmd.output().expect("run daemon");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the daemon should refuse to start"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn daemon_refuses_a_missing_database_and_a_wrong_key() {
     let dir = tempfile::tempdir().expect("tmp");
-    let out = clean_command(dir.path())
-        .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("nothing"))
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_start(dir.path(), "127.0.0.1:0", &dir.path().join("nothing"), None);
     assert!(
         err.contains("no SkyPanel database at") && err.contains("skypanel admin init"),
         "{err}"
@@ -109,26 +121,19 @@ fn daemon_refuses_a_missing_database_and_a_wrong_key() {
 
     let mut d = Daemon::start();
     d.stop();
-    let out = clean_command(d.dir.path())
-        .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(d.data_dir())
-        .env("SKYPANEL_ENCRYPTION_KEY", "11".repeat(32))
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_start(
+        d.dir.path(),
+        "127.0.0.1:0",
+        &d.data_dir(),
+        Some(&"11".repeat(32)),
+    );
     assert!(err.contains("encryption key does not match"), "{err}");
 
     // A port already taken is a clear error too.
     d.spawn();
     let taken = d.url.trim_start_matches("http://").to_string();
-    let out = clean_command(d.dir.path())
-        .args(["daemon", "--listen", &taken, "--data-dir"])
-        .arg(d.data_dir())
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot listen on {taken}")));
+    let err = refused_start(d.dir.path(), &taken, &d.data_dir(), None);
+    assert!(err.contains(&format!("cannot listen on {taken}")), "{err}");
 }
 
 #[test]
@@ -158,11 +163,6 @@ fn init_with_key_from_environment_writes_no_key_file() {
         & 0o777;
     assert_eq!(mode, 0o600);
     // Without the key the data dir cannot be opened.
-    let out = clean_command(dir.path())
-        .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("SKYPANEL_ENCRYPTION_KEY"));
+    let err = refused_start(dir.path(), "127.0.0.1:0", &data, None);
+    assert!(err.contains("SKYPANEL_ENCRYPTION_KEY"), "{err}");
 }

@@ -89,34 +89,26 @@ fn secrets_stay_secret() {
 
     // Stop the daemon so every page is on disk, then read every file raw.
     d.stop();
-    let files = files_under(&d.data_dir());
-    assert!(files.iter().any(|(n, _)| n.ends_with("skypanel.db")));
-    for (name, bytes) in &files {
-        for needle in [
-            &config_secret,
-            &setting_secret,
-            &error_secret,
-            &d.admin_token,
-            &user_token,
-        ] {
-            assert!(
-                !contains(bytes, needle),
-                "{name} holds a secret in plaintext"
-            );
-        }
-    }
-    let log = d.log();
-    assert!(log.contains("request"), "the daemon logs requests: {log}");
-    for needle in [
+    let needles = [
         &config_secret,
         &setting_secret,
         &error_secret,
         &d.admin_token,
         &user_token,
-    ] {
-        assert!(
-            !log.contains(needle.as_str()),
-            "the daemon log holds a secret"
-        );
+    ];
+    let files = files_under(&d.data_dir());
+    assert!(files.iter().any(|(n, _)| n.ends_with("skypanel.db")));
+    let log = d.log();
+    assert!(log.contains("request"), "the daemon logs requests: {log}");
+    for (name, bytes) in files
+        .iter()
+        .chain([(d.log_path().display().to_string(), log.into_bytes())].iter())
+    {
+        for needle in needles {
+            assert!(
+                !contains(bytes, needle),
+                "{name} holds a secret in plaintext"
+            );
+        }
     }
 }
