@@ -19,9 +19,25 @@ if ! command -v cargo >/dev/null 2>&1; then
     echo "cargo was not found: install a Rust toolchain (1.85 or newer, e.g. with rustup) and run ./install.sh again" >&2
     exit 1
 fi
-if ! command -v git >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing git"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git >/dev/null
+missing=""
+command -v git >/dev/null 2>&1 || missing="$missing git"
+command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
+if [ -n "$missing" ]; then
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "please install:$missing (then run ./install.sh again)" >&2
+        exit 1
+    fi
+    echo "==> installing$missing"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+if ! docker info >/dev/null 2>&1; then
+    echo "==> starting the Docker engine"
+    if [ -d /run/systemd/system ]; then
+        systemctl enable --now docker
+    else
+        nohup dockerd >/var/log/dockerd.log 2>&1 &
+    fi
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
 fi
 
 echo "==> building skypanel (release)"

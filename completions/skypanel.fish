@@ -38,6 +38,14 @@ complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "config" -d 'Show 
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "config:get" -d 'Print one config var\'s value'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "config:set" -d 'Set config vars: KEY=VALUE …'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "config:unset" -d 'Remove config vars: KEY …'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "deploy" -d 'Deploy a ready image on this server as a new release'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "releases" -d 'List an app\'s releases'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "releases:rollback" -d 'Roll back to an earlier release: its image and its config'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps" -d 'Show an app\'s processes and tasks'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps:scale" -d 'Set how many replicas each process type runs: TYPE=COUNT …'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks" -d 'Show an app\'s deploy checks'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks:set" -d 'Set deploy checks: path=/health attempts=5 timeout=5 wait=2'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks:disable" -d 'Use TCP connect only as the deploy check'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs" -d 'List your organizations'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:create" -d 'Create an organization; you become its owner'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:members" -d 'List an organization\'s members'
@@ -84,10 +92,38 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand config" -s h -l help -
 complete -c skypanel -n "__fish_skypanel_using_subcommand config:get" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand config:get" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand config:set" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand config:set" -l no-restart -d 'Record the change without rolling out a new release'
 complete -c skypanel -n "__fish_skypanel_using_subcommand config:set" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand config:set" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand config:unset" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand config:unset" -l no-restart -d 'Record the change without rolling out a new release'
 complete -c skypanel -n "__fish_skypanel_using_subcommand config:unset" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand deploy" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand deploy" -l image -d 'A ready image on this server, like shop:1.4' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand deploy" -l process -d 'The process type this image runs' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand deploy" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand deploy" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand releases" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand releases" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand releases" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand releases:rollback" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand releases:rollback" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand releases:rollback" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps:scale" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps:scale" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps:scale" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks:set" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks:set" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks:set" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks:disable" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks:disable" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks:disable" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:create" -l json -d 'Print JSON instead of a table'
@@ -124,6 +160,8 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen
 complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -l email -d 'Email of the first admin' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -l org -d 'Organization created for the first admin' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -l login -d 'Also save a login for this server URL with the new admin token (first run only)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -l advertise-addr -d 'Address the Swarm manager advertises when Swarm is initialised here' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -l skip-docker -d 'Set up the database only; leave Docker and Swarm for a later `admin init`'
 complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand admin; and __fish_seen_subcommand_from users" -l json -d 'Print JSON instead of a table'

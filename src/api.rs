@@ -19,6 +19,7 @@ pub struct Health {
     pub status: String,
     pub version: String,
     pub database: String,
+    pub docker: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -190,8 +191,96 @@ pub struct InitReport {
     pub plans_seeded: bool,
     pub settings_seeded: usize,
     pub admin: String,
+    /// This installation's id: the `skypanel.instance` label on its Docker objects.
+    pub instance: String,
+    /// The Swarm this installation runs apps on (None with --skip-docker).
+    pub swarm: Option<String>,
     /// The organization created for the first admin (first run only).
     pub org: Option<String>,
     /// The first admin's token: only on the run that created the admin.
     pub token: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Release {
+    pub version: i64,
+    /// pending, deploying, live, superseded or failed.
+    pub status: String,
+    pub image: String,
+    pub formation: BTreeMap<String, i64>,
+    pub description: String,
+    /// Why a release failed: which check, what answer.
+    pub reason: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// `POST /apps/{app}/releases`: deploy a ready image as a new release.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Deploy {
+    pub image: String,
+    pub process: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Rollback {
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConfigUpdated {
+    pub config: Config,
+    /// The release that rolls the change out, unless there is no live release
+    /// or the change was recorded with `--no-restart`.
+    pub release: Option<Release>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub slot: i64,
+    pub state: String,
+    pub node: String,
+    /// The host port Docker gave the task (web only).
+    pub port: Option<u16>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Process {
+    pub name: String,
+    pub desired: i64,
+    pub running: i64,
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Ps {
+    /// The live release, if any.
+    pub release: Option<i64>,
+    pub processes: Vec<Process>,
+    /// `address:port` of each live web task: the set the router uses.
+    pub backends: Vec<String>,
+}
+
+/// `PATCH /apps/{app}/formation`: process type → replicas.
+pub type Formation = BTreeMap<String, i64>;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Checks {
+    pub enabled: bool,
+    pub path: String,
+    pub attempts: i64,
+    pub timeout: i64,
+    pub wait: i64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ChecksUpdate {
+    pub enabled: Option<bool>,
+    pub path: Option<String>,
+    pub attempts: Option<i64>,
+    pub timeout: Option<i64>,
+    pub wait: Option<i64>,
 }

@@ -21,6 +21,23 @@ pub struct Options {
     pub org: String,
 }
 
+pub const PLATFORM_NETWORK: &str = "sp-platform";
+
+/// Checks the Docker engine, initialises Swarm when it is inactive and creates
+/// the platform network. Runs before anything is written, so an unreachable
+/// engine leaves nothing half made.
+pub async fn engine(advertise: Option<&str>) -> Result<crate::docker::SwarmInfo> {
+    let engine = crate::docker::Engine::connect().await?;
+    let swarm = engine.ensure_swarm(advertise).await?;
+    engine
+        .ensure_network(
+            PLATFORM_NETWORK,
+            std::collections::HashMap::from([("skypanel.platform".to_string(), "1".to_string())]),
+        )
+        .await?;
+    Ok(swarm)
+}
+
 pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join(DB_FILE)
 }
@@ -42,7 +59,7 @@ pub fn open(data_dir: &Path) -> Result<Store> {
     Store::open(&db, Cipher::load(&key_path(data_dir))?)
 }
 
-pub fn run(opts: &Options) -> Result<api::InitReport> {
+pub fn run(opts: &Options, swarm: Option<&crate::docker::SwarmInfo>) -> Result<api::InitReport> {
     crate::validate::email(&opts.admin_email)?;
     crate::validate::org_name(&opts.org)?;
     let dir = &opts.data_dir;
@@ -67,6 +84,24 @@ pub fn run(opts: &Options) -> Result<api::InitReport> {
         let now = store::now();
         let plans_seeded = db.seed_plans(now)?;
         let settings_seeded = db.seed_settings(&[("local_storage_path", storage)], now)?;
+        if let Some(s) = swarm {
+            let ip = s
+                .manager_addr
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            for (key, value) in [
+                ("swarm_initialized", "true".to_string()),
+                ("swarm_manager_ip", ip),
+                ("swarm_join_token_worker", s.worker_token.clone()),
+                ("swarm_join_token_manager", s.manager_token.clone()),
+            ] {
+                let def = crate::settings::lookup(key)?;
+                let value = crate::settings::normalize(def, &value)?;
+                db.put_setting(def, &value, now)?;
+            }
+        }
         let (admin, token, org_created) = match db.first_admin()? {
             Some(a) => (a, None, None),
             None => {
@@ -91,6 +126,8 @@ pub fn run(opts: &Options) -> Result<api::InitReport> {
             plans_seeded,
             settings_seeded,
             admin: admin.email,
+            instance: store.instance_id().to_string(),
+            swarm: swarm.map(|s| format!("manager {} (node {})", s.manager_addr, s.node_id)),
             org: org_created,
             token,
         })

@@ -18,9 +18,20 @@ pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 pub type Handler = Arc<dyn Fn(Job) -> JobFuture + Send + Sync>;
 pub type Handlers = HashMap<&'static str, Handler>;
 
-/// The handlers the daemon runs. Empty until a feature needs background work.
-pub fn handlers() -> Handlers {
-    HashMap::new()
+pub const DEPLOY: &str = "deploy";
+
+/// The handlers the daemon runs.
+pub fn handlers(runtime: Arc<crate::runtime::Runtime>) -> Handlers {
+    let deploy: Handler = Arc::new(move |job: Job| {
+        let rt = Arc::clone(&runtime);
+        Box::pin(async move {
+            let id = job.payload["release"]
+                .as_i64()
+                .ok_or("a deploy job needs a release id")?;
+            rt.deploy(id).await
+        })
+    });
+    HashMap::from([(DEPLOY, deploy)])
 }
 
 pub struct Runner {

@@ -6,9 +6,11 @@ pub mod api;
 pub mod cli;
 pub mod crypto;
 pub mod daemon;
+pub mod docker;
 pub mod error;
 pub mod init;
 pub mod jobs;
+pub mod runtime;
 pub mod settings;
 pub mod store;
 pub mod units;
@@ -51,7 +53,7 @@ pub(crate) fn daemon_main(args: cli::DaemonArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         println!("skypanel daemon listening on http://{addr}");
         std::io::stdout().flush()?;
-        let state = daemon::State { store, data_dir };
+        let state = daemon::State::new(store, data_dir);
         daemon::serve(listener, state, shutdown_signal()).await?;
         Ok(())
     })

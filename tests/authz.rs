@@ -136,6 +136,13 @@ fn world() -> World {
         "/api/v1/apps",
         Some(json!({"name": w.app, "org": w.org})),
     );
+    // Two releases, so a rollback has somewhere to go.
+    crate::common::ensure_images();
+    let owner = w.token(Who::Owner).expect("owner token");
+    for _ in 0..2 {
+        w.d.cli(&owner)
+            .ok(&["deploy", "-a", &w.app, "--image", "skypanel-test/web:1"]);
+    }
     w
 }
 
@@ -222,6 +229,36 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
         ("PATCH", "/api/v1/apps/{app}/config") => (
             format!("/api/v1/apps/{app}/config"),
             Some(json!({"MATRIX": "1"})),
+            Class::App,
+        ),
+        ("GET", "/api/v1/apps/{app}/releases") => {
+            (format!("/api/v1/apps/{app}/releases"), None, Class::App)
+        }
+        ("POST", "/api/v1/apps/{app}/releases") => (
+            format!("/api/v1/apps/{app}/releases"),
+            Some(json!({"image": "skypanel-test/web:1"})),
+            Class::App,
+        ),
+        ("GET", "/api/v1/apps/{app}/releases/{version}") => {
+            (format!("/api/v1/apps/{app}/releases/v1"), None, Class::App)
+        }
+        ("POST", "/api/v1/apps/{app}/rollback") => (
+            format!("/api/v1/apps/{app}/rollback"),
+            Some(json!({})),
+            Class::App,
+        ),
+        ("GET", "/api/v1/apps/{app}/ps") => (format!("/api/v1/apps/{app}/ps"), None, Class::App),
+        ("PATCH", "/api/v1/apps/{app}/formation") => (
+            format!("/api/v1/apps/{app}/formation"),
+            Some(json!({"web": 1})),
+            Class::App,
+        ),
+        ("GET", "/api/v1/apps/{app}/checks") => {
+            (format!("/api/v1/apps/{app}/checks"), None, Class::App)
+        }
+        ("PUT", "/api/v1/apps/{app}/checks") => (
+            format!("/api/v1/apps/{app}/checks"),
+            Some(json!({"attempts": 5})),
             Class::App,
         ),
         ("GET", "/api/v1/plans") => (route.into(), None, Class::SelfService),

@@ -7,4 +7,5 @@ mod authz;
 mod bad_input;
 mod cli_flow;
 mod daemon_life;
+mod deploy;
 mod secrets;

@@ -21,21 +21,33 @@ pub struct InitArgs {
     /// Also save a login for this server URL with the new admin token (first run only)
     #[arg(long, value_name = "URL")]
     pub login: Option<String>,
+    /// Address the Swarm manager advertises when Swarm is initialised here
+    #[arg(long, value_name = "ADDRESS")]
+    pub advertise_addr: Option<String>,
+    /// Set up the database only; leave Docker and Swarm for a later `admin init`
+    #[arg(long)]
+    pub skip_docker: bool,
     #[command(flatten)]
     pub json: JsonFlag,
 }
 
-pub fn init(a: InitArgs) -> Result<()> {
+pub async fn init(a: InitArgs) -> Result<()> {
     let login = a
         .login
         .as_deref()
         .map(client::normalize_server)
         .transpose()?;
-    let report = crate::init::run(&crate::init::Options {
+    let swarm = if a.skip_docker {
+        None
+    } else {
+        Some(crate::init::engine(a.advertise_addr.as_deref()).await?)
+    };
+    let opts = crate::init::Options {
         data_dir: a.data_dir.path,
         admin_email: a.email,
         org: a.org,
-    })?;
+    };
+    let report = crate::init::run(&opts, swarm.as_ref())?;
     let mut saved = None;
     if let (Some(server), Some(token)) = (&login, &report.token) {
         saved = Some(client::save_file(&Login {
@@ -58,6 +70,13 @@ pub fn init(a: InitArgs) -> Result<()> {
             ),
         ),
         ("admin", report.admin.clone()),
+        (
+            "swarm",
+            report
+                .swarm
+                .clone()
+                .unwrap_or_else(|| "not set up (--skip-docker)".into()),
+        ),
         (
             "organization",
             report.org.clone().unwrap_or_else(|| "(unchanged)".into()),
@@ -86,7 +105,7 @@ pub fn init(a: InitArgs) -> Result<()> {
 pub async fn dispatch(cmd: AdminCommand) -> Result<()> {
     use AdminCommand as A;
     match cmd {
-        A::Init(a) => init(a),
+        A::Init(a) => init(a).await,
         A::Users(j) => users(j).await,
         A::UsersCreate(a) => create_user(a).await,
         A::PlansCreate(a) => create_plan(a).await,

@@ -230,6 +230,9 @@ pub async fn config_get(a: ConfigGetArgs) -> Result<()> {
 pub struct ConfigSetArgs {
     #[command(flatten)]
     pub app: AppFlag,
+    /// Record the change without rolling out a new release
+    #[arg(long)]
+    pub no_restart: bool,
     /// KEY=VALUE pairs
     #[arg(required = true, value_name = "KEY=VALUE")]
     pub pairs: Vec<String>,
@@ -257,11 +260,10 @@ pub fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, Option<String>>>
 pub async fn config_set(a: ConfigSetArgs) -> Result<()> {
     let name = git::resolve_app(a.app.app)?;
     let patch = parse_pairs(&a.pairs)?;
-    let cfg: api::Config = Client::from_login()?
-        .patch(&format!("/apps/{}/config", seg(&name)), &patch)
-        .await?;
+    let c = Client::from_login()?;
+    let out = patch_config(&c, &name, &patch, a.no_restart, a.json.json).await?;
     if a.json.json {
-        return output::json(&cfg);
+        return output::json(&out.config);
     }
     println!(
         "Set {} on {name}.",
@@ -270,10 +272,31 @@ pub async fn config_set(a: ConfigSetArgs) -> Result<()> {
     Ok(())
 }
 
+/// Sends the change and, when it starts a release, waits for its rollout.
+async fn patch_config(
+    c: &Client,
+    app: &str,
+    patch: &BTreeMap<String, Option<String>>,
+    no_restart: bool,
+    quiet: bool,
+) -> Result<api::ConfigUpdated> {
+    let query = if no_restart { "?restart=false" } else { "" };
+    let out: api::ConfigUpdated = c
+        .patch(&format!("/apps/{}/config{query}", seg(app)), patch)
+        .await?;
+    if let Some(r) = &out.release {
+        super::releases::wait(c, app, r.clone(), quiet).await?;
+    }
+    Ok(out)
+}
+
 #[derive(Args, Debug)]
 pub struct ConfigUnsetArgs {
     #[command(flatten)]
     pub app: AppFlag,
+    /// Record the change without rolling out a new release
+    #[arg(long)]
+    pub no_restart: bool,
     #[arg(required = true, value_name = "KEY")]
     pub keys: Vec<String>,
 }
@@ -285,9 +308,8 @@ pub async fn config_unset(a: ConfigUnsetArgs) -> Result<()> {
         crate::validate::config_key(k)?;
         patch.insert(k.clone(), None::<String>);
     }
-    let _: api::Config = Client::from_login()?
-        .patch(&format!("/apps/{}/config", seg(&name)), &patch)
-        .await?;
+    let c = Client::from_login()?;
+    patch_config(&c, &name, &patch, a.no_restart, false).await?;
     println!("Unset {} on {name}.", a.keys.join(", "));
     Ok(())
 }

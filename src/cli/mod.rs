@@ -10,6 +10,7 @@ pub mod client;
 mod git;
 mod orgs;
 mod output;
+mod releases;
 
 use std::path::PathBuf;
 
@@ -87,6 +88,27 @@ pub enum Command {
     /// Remove config vars: KEY …
     #[command(name = "config:unset")]
     ConfigUnset(apps::ConfigUnsetArgs),
+
+    /// Deploy a ready image on this server as a new release
+    Deploy(releases::DeployArgs),
+    /// List an app's releases
+    Releases(releases::ListArgs),
+    /// Roll back to an earlier release: its image and its config
+    #[command(name = "releases:rollback")]
+    ReleasesRollback(releases::RollbackArgs),
+    /// Show an app's processes and tasks
+    Ps(releases::PsArgs),
+    /// Set how many replicas each process type runs: TYPE=COUNT …
+    #[command(name = "ps:scale")]
+    PsScale(releases::ScaleArgs),
+    /// Show an app's deploy checks
+    Checks(releases::ChecksArgs),
+    /// Set deploy checks: path=/health attempts=5 timeout=5 wait=2
+    #[command(name = "checks:set")]
+    ChecksSet(releases::ChecksSetArgs),
+    /// Use TCP connect only as the deploy check
+    #[command(name = "checks:disable")]
+    ChecksDisable(releases::ChecksArgs),
 
     /// List your organizations
     Orgs(JsonFlag),
@@ -230,6 +252,14 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::ConfigGet(a) => apps::config_get(a).await,
         C::ConfigSet(a) => apps::config_set(a).await,
         C::ConfigUnset(a) => apps::config_unset(a).await,
+        C::Deploy(a) => releases::deploy(a).await,
+        C::Releases(a) => releases::list(a).await,
+        C::ReleasesRollback(a) => releases::rollback(a).await,
+        C::Ps(a) => releases::ps(a).await,
+        C::PsScale(a) => releases::scale(a).await,
+        C::Checks(a) => releases::checks(a).await,
+        C::ChecksSet(a) => releases::checks_set(a).await,
+        C::ChecksDisable(a) => releases::checks_disable(a).await,
         C::Orgs(j) => orgs::list(j).await,
         C::OrgsCreate(a) => orgs::create(a).await,
         C::OrgsMembers(a) => orgs::members(a).await,

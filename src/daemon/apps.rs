@@ -140,6 +140,20 @@ pub async fn destroy(
     Path(name): Path<String>,
 ) -> R<Json<api::App>> {
     let base = base_url(&headers);
+    let c = caller.clone();
+    let n = name.clone();
+    let (target, deployed) = state
+        .store
+        .read(move |db| {
+            let a = app_access(db, &c, &n)?;
+            let deployed = !db.releases(&a)?.is_empty();
+            Ok((a, deployed))
+        })
+        .await?;
+    // Services first: if the engine cannot remove them, nothing is deleted.
+    if deployed {
+        state.runtime.destroy(&target).await?;
+    }
     let a = state
         .store
         .write(move |db| {
@@ -168,19 +182,60 @@ pub async fn config(
     Ok(Json(cfg))
 }
 
+#[derive(Deserialize)]
+pub struct ConfigQuery {
+    restart: Option<bool>,
+}
+
+/// Applies the change; when the app has a live release (and `restart` is not
+/// false) a new release with the new config is queued to roll it out.
 pub async fn update_config(
     S(state): S<State>,
     caller: Caller,
     Path(name): Path<String>,
+    Query(q): Query<ConfigQuery>,
     Body(patch): Body<api::ConfigPatch>,
-) -> R<Json<api::Config>> {
-    let cfg = state
+) -> R<Json<api::ConfigUpdated>> {
+    let by = caller.user.email.clone();
+    let out = state
         .store
         .write(move |db| {
             let a = app_access(db, &caller, &name)?;
             db.update_config(&a, &patch, store::now())?;
-            db.config(&a)
+            let config = db.config(&a)?;
+            let mut release = None;
+            if q.restart != Some(false)
+                && let Some(live) = db.live_release(a.id)?
+            {
+                let set: Vec<&str> = patch
+                    .iter()
+                    .filter(|(_, v)| v.is_some())
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                let unset: Vec<&str> = patch
+                    .iter()
+                    .filter(|(_, v)| v.is_none())
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                let mut what = Vec::new();
+                if !set.is_empty() {
+                    what.push(format!("Set {}", set.join(", ")));
+                }
+                if !unset.is_empty() {
+                    what.push(format!("Unset {}", unset.join(", ")));
+                }
+                let r = super::releases::release_and_queue(
+                    db,
+                    &a,
+                    &live.image,
+                    &config,
+                    &what.join("; "),
+                    &by,
+                )?;
+                release = Some(super::releases::view(&r));
+            }
+            Ok(api::ConfigUpdated { config, release })
         })
         .await?;
-    Ok(Json(cfg))
+    Ok(Json(out))
 }

@@ -10,6 +10,7 @@ mod apps;
 mod auth;
 mod error;
 mod orgs;
+mod releases;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -48,6 +49,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/apps/{app}"),
     ("GET", "/api/v1/apps/{app}/config"),
     ("PATCH", "/api/v1/apps/{app}/config"),
+    ("GET", "/api/v1/apps/{app}/releases"),
+    ("POST", "/api/v1/apps/{app}/releases"),
+    ("GET", "/api/v1/apps/{app}/releases/{version}"),
+    ("POST", "/api/v1/apps/{app}/rollback"),
+    ("GET", "/api/v1/apps/{app}/ps"),
+    ("PATCH", "/api/v1/apps/{app}/formation"),
+    ("GET", "/api/v1/apps/{app}/checks"),
+    ("PUT", "/api/v1/apps/{app}/checks"),
     ("GET", "/api/v1/plans"),
     ("GET", "/api/v1/admin/users"),
     ("POST", "/api/v1/admin/users"),
@@ -64,6 +73,18 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub struct State {
     pub store: Store,
     pub data_dir: PathBuf,
+    pub runtime: std::sync::Arc<crate::runtime::Runtime>,
+}
+
+impl State {
+    pub fn new(store: Store, data_dir: PathBuf) -> State {
+        let runtime = crate::runtime::Runtime::new(store.clone());
+        State {
+            store,
+            data_dir,
+            runtime,
+        }
+    }
 }
 
 pub fn router(state: State) -> Router {
@@ -85,6 +106,21 @@ pub fn router(state: State) -> Router {
         .route(
             "/apps/{app}/config",
             get(apps::config).patch(apps::update_config),
+        )
+        .route(
+            "/apps/{app}/releases",
+            get(releases::list).post(releases::deploy),
+        )
+        .route("/apps/{app}/releases/{version}", get(releases::show))
+        .route(
+            "/apps/{app}/rollback",
+            axum::routing::post(releases::rollback),
+        )
+        .route("/apps/{app}/ps", get(releases::ps))
+        .route("/apps/{app}/formation", patch(releases::scale))
+        .route(
+            "/apps/{app}/checks",
+            get(releases::checks).put(releases::set_checks),
         )
         .route("/plans", get(admin::plans))
         .route("/admin/users", get(admin::users).post(admin::create_user))
@@ -118,7 +154,10 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %state.data_dir.display(), "daemon started");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let runner = crate::jobs::Runner::new(state.store.clone(), crate::jobs::handlers());
+    let runner = crate::jobs::Runner::new(
+        state.store.clone(),
+        crate::jobs::handlers(state.runtime.clone()),
+    );
     let runner_task = tokio::spawn(runner.run(stop_rx));
     let app = router(state);
     let result = axum::serve(
@@ -146,15 +185,28 @@ async fn access_log(req: Request, next: Next) -> Response {
 
 async fn health(axum::extract::State(state): axum::extract::State<State>) -> Response {
     let db = state.store.read(|db| db.ping()).await;
-    let body = api::Health {
-        status: if db.is_ok() { "ok" } else { "degraded" }.into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        database: match &db {
-            Ok(()) => "ok".into(),
-            Err(e) => e.to_string(),
-        },
+    let engine = match tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        state.runtime.engine().await?.ping().await
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(crate::error::Error::Internal(
+            "the Docker engine did not answer in 3 s".into(),
+        )),
     };
-    let code = if db.is_ok() {
+    let ok = db.is_ok() && engine.is_ok();
+    let text = |r: &crate::error::Result<()>| match r {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.to_string(),
+    };
+    let body = api::Health {
+        status: if ok { "ok" } else { "degraded" }.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        database: text(&db),
+        docker: text(&engine),
+    };
+    let code = if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -163,3 +163,33 @@ impl Db<'_> {
         Ok(())
     }
 }
+
+impl Db<'_> {
+    pub fn app_by_id(&self, id: i64) -> Result<App> {
+        self.conn
+            .query_row(&format!("{SELECT} WHERE a.id = ?1"), [id], app)
+            .optional()?
+            .ok_or_else(|| Error::NotFound(format!("app {id} no longer exists")))
+    }
+}
+
+impl Db<'_> {
+    /// Makes the app's config exactly `config` (used by rollbacks).
+    pub fn replace_config(
+        &self,
+        app: &App,
+        config: &BTreeMap<String, String>,
+        now: i64,
+    ) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM config_vars WHERE app_id = ?1", [app.id])?;
+        for (k, v) in config {
+            let sealed = self.cipher.seal(&context(app.id, k), v.as_bytes())?;
+            self.conn.execute(
+                "INSERT INTO config_vars (app_id, key, value_enc, updated_at) VALUES (?1, ?2, ?3, ?4)",
+                params![app.id, k, sealed, now],
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -11,6 +11,7 @@ mod apps;
 pub mod jobs;
 mod orgs;
 mod plans;
+mod releases;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -24,11 +25,18 @@ pub use apps::{App, ConfigChange};
 pub use jobs::{Job, JobState, NewJob};
 pub use orgs::{Member, Org, OrgSummary, Role};
 pub use plans::{Plan, PlanSpec};
+pub use releases::{Checks, Formation, NewRelease, Release};
 
 use crate::crypto::Cipher;
 use crate::error::{Error, Result};
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/0001_init.sql")),
+    (
+        "0002_releases",
+        include_str!("migrations/0002_releases.sql"),
+    ),
+];
 
 const KEY_CHECK: &str = "key_check";
 
@@ -41,6 +49,7 @@ struct Inner {
     conn: Mutex<Connection>,
     cipher: Cipher,
     path: PathBuf,
+    instance: String,
 }
 
 /// A connection (or open transaction) and the cipher, handed to store functions.
@@ -62,17 +71,25 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
         check_key(&conn, &cipher, path)?;
+        let instance = instance_id(&conn)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 cipher,
                 path: path.to_path_buf(),
+                instance,
             }),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// A random id of this installation, put on every Docker object it makes,
+    /// so several installations (or test runs) can share one Swarm.
+    pub fn instance_id(&self) -> &str {
+        &self.inner.instance
     }
 
     /// Runs `f` on the connection, outside any explicit transaction.
@@ -180,6 +197,25 @@ fn check_key(conn: &Connection, cipher: &Cipher, path: &Path) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn instance_id(conn: &Connection) -> Result<String> {
+    let found: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'instance_id'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(v) = found {
+        return Ok(String::from_utf8_lossy(&v).into_owned());
+    }
+    let id = crate::crypto::new_token()?[4..16].to_string();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('instance_id', ?1)",
+        [id.as_bytes()],
+    )?;
+    Ok(id)
 }
 
 /// Seconds since the Unix epoch.

@@ -27,7 +27,36 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub url: String,
     pub admin_token: String,
+    /// The `skypanel.instance` label on every Docker object this daemon makes.
+    pub instance: String,
     child: Option<Child>,
+}
+
+static IMAGES: std::sync::Once = std::sync::Once::new();
+
+/// Builds the local test images (tests/images/build.sh) once per run, when missing.
+pub fn ensure_images() {
+    IMAGES.call_once(|| {
+        let script = format!("{}/tests/images/build.sh", env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new("sh")
+            .arg(&script)
+            .output()
+            .expect("run tests/images/build.sh");
+        assert!(
+            out.status.success(),
+            "building test images failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// Runs the docker CLI; returns stdout (empty on failure).
+pub fn docker(args: &[&str]) -> String {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
 }
 
 /// The environment a test process starts from: nothing of the developer's.
@@ -76,10 +105,12 @@ impl Daemon {
             .as_str()
             .expect("first init prints a token")
             .to_string();
+        let instance = report["instance"].as_str().expect("instance").to_string();
         let mut d = Daemon {
             dir,
             url: String::new(),
             admin_token,
+            instance,
             child: None,
         };
         d.spawn();
@@ -173,11 +204,72 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
+    /// Stops the daemon and removes every service and network it labelled,
+    /// also when the test failed.
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
+        let label = format!("label=skypanel.instance={}", self.instance);
+        let services = docker(&["service", "ls", "-q", "--filter", &label]);
+        let ids: Vec<&str> = services.split_whitespace().collect();
+        if !ids.is_empty() {
+            docker(&[&["service", "rm"][..], &ids].concat());
+        }
+        let networks = docker(&["network", "ls", "-q", "--filter", &label]);
+        for n in networks.split_whitespace() {
+            // Tasks take a moment to leave the network after their service is gone.
+            for _ in 0..60 {
+                if Command::new("docker")
+                    .args(["network", "rm", n])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+                {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+/// GET http://addr/path; (status, body), or (0, error) when it cannot connect.
+pub fn fetch(addr: &str, path: &str) -> (u16, String) {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("client");
+    match client.get(format!("http://{addr}{path}")).send() {
+        Ok(r) => (r.status().as_u16(), r.text().unwrap_or_default()),
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+/// Polls `ps --json` until `pred` holds for the backends, or panics after 60 s.
+pub fn wait_backends(
+    d: &Daemon,
+    token: &str,
+    app: &str,
+    pred: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ps = d.cli(token).json(&["ps", "-a", app, "--json"]);
+        let backends: Vec<String> = ps["backends"]
+            .as_array()
+            .expect("backends")
+            .iter()
+            .filter_map(|b| b.as_str().map(str::to_string))
+            .collect();
+        if pred(&backends) {
+            return backends;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backends of {app} never matched: {ps}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
 }
 

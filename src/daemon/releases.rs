@@ -1,0 +1,402 @@
+//! Releases, deploys, rollbacks, process formation and deploy checks.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State as S};
+use axum::http::StatusCode;
+
+use super::State;
+use super::auth::{Caller, app_access};
+use super::error::{ApiError, Body};
+use crate::api;
+use crate::error::{Error, Result, invalid};
+use crate::store::{self, App, Checks, Db, NewJob, NewRelease, Release};
+
+type R<T> = std::result::Result<T, ApiError>;
+
+pub(super) fn view(r: &Release) -> api::Release {
+    api::Release {
+        version: r.version,
+        status: r.status.clone(),
+        image: r.image.clone(),
+        formation: r.formation.clone(),
+        description: r.description.clone(),
+        reason: r.reason.clone(),
+        created_by: r.created_by.clone(),
+        created_at: api::time(r.created_at),
+        finished_at: r.finished_at.map(api::time),
+    }
+}
+
+/// Creates a release and queues its rollout in the same transaction.
+pub(super) fn release_and_queue(
+    db: &Db,
+    app: &App,
+    image: &str,
+    config: &BTreeMap<String, String>,
+    description: &str,
+    by: &str,
+) -> Result<Release> {
+    let now = store::now();
+    let new = NewRelease {
+        image: image.to_string(),
+        config: config.clone(),
+        formation: db.formation(app)?,
+        description: description.to_string(),
+        by: by.to_string(),
+    };
+    let r = db.create_release(app, &new, now)?;
+    let mut job = NewJob::new(
+        crate::jobs::DEPLOY,
+        serde_json::json!({"release": r.id}),
+        now,
+    );
+    job.max_attempts = 3;
+    job.dedupe_key = Some(format!("deploy:{}", r.id));
+    db.enqueue(&job, now)?;
+    Ok(r)
+}
+
+fn process_name(p: &str) -> Result<()> {
+    let ok = !p.is_empty()
+        && p.len() <= 20
+        && p.as_bytes()[0].is_ascii_lowercase()
+        && p.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "process type \"{}\" is invalid: use lowercase letters, digits, dashes and underscores, like web or worker",
+            crate::validate::printable(p)
+        )))
+    }
+}
+
+pub async fn list(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> R<Json<Vec<api::Release>>> {
+    let list = state
+        .store
+        .read(move |db| {
+            let app = app_access(db, &caller, &name)?;
+            Ok(db.releases(&app)?.iter().map(view).collect())
+        })
+        .await?;
+    Ok(Json(list))
+}
+
+fn parse_version(v: &str) -> Result<i64> {
+    v.trim_start_matches('v').parse().map_err(|_| {
+        invalid(format!(
+            "release \"{}\" is not a version: write it like v3 or 3",
+            crate::validate::printable(v)
+        ))
+    })
+}
+
+pub async fn show(
+    S(state): S<State>,
+    caller: Caller,
+    Path((name, version)): Path<(String, String)>,
+) -> R<Json<api::Release>> {
+    let r = state
+        .store
+        .read(move |db| {
+            let app = app_access(db, &caller, &name)?;
+            let v = parse_version(&version)?;
+            Ok(view(&db.release(&app, v)?))
+        })
+        .await?;
+    Ok(Json(r))
+}
+
+pub async fn deploy(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<api::Deploy>,
+) -> R<(StatusCode, Json<api::Release>)> {
+    let n = name.clone();
+    let c = caller.clone();
+    let app = state.store.read(move |db| app_access(db, &c, &n)).await?;
+    let process = req.process.unwrap_or_else(|| "web".into());
+    process_name(&process)?;
+    if req.image.trim().is_empty() || req.image.chars().any(char::is_whitespace) {
+        return Err(invalid("the image name is empty or has spaces: give it like shop:1.4").into());
+    }
+    let engine = state.runtime.engine().await?;
+    if !engine.image_exists(&req.image).await? {
+        return Err(Error::NotFound(format!(
+            "image {} is not on this server: build or load it first (`docker images` lists what is there)",
+            crate::validate::printable(&req.image)
+        ))
+        .into());
+    }
+    let by = caller.user.email.clone();
+    let r = state
+        .store
+        .write(move |db| {
+            let app = db.app_by_id(app.id)?;
+            // The formation names the process this image runs.
+            let mut formation = db.formation(&app)?;
+            if !formation.contains_key(&process) {
+                formation = BTreeMap::from([(process.clone(), 1)]);
+                db.set_formation(&app, &formation)?;
+            }
+            let config = db.config(&app)?;
+            release_and_queue(
+                db,
+                &app,
+                &req.image,
+                &config,
+                &format!("Deploy {}", req.image),
+                &by,
+            )
+        })
+        .await?;
+    tracing::info!(app = %name, version = r.version, image = %r.image, "deploy queued");
+    Ok((StatusCode::ACCEPTED, Json(view(&r))))
+}
+
+pub async fn rollback(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<api::Rollback>,
+) -> R<(StatusCode, Json<api::Release>)> {
+    let by = caller.user.email.clone();
+    let n = name.clone();
+    let target = state
+        .store
+        .read(move |db| {
+            let app = app_access(db, &caller, &n)?;
+            let live = db.live_release(app.id)?.ok_or_else(|| {
+                Error::Conflict(format!(
+                    "{} has no live release to roll back from",
+                    app.name
+                ))
+            })?;
+            let target = match req.version {
+                Some(v) => db.release(&app, v)?,
+                None => db
+                    .releases(&app)?
+                    .into_iter()
+                    .find(|r| r.version < live.version && r.status == "superseded")
+                    .ok_or_else(|| {
+                        Error::Conflict(format!(
+                            "{} has no earlier release that went live: nothing to roll back to",
+                            app.name
+                        ))
+                    })?,
+            };
+            if target.status == "failed" || target.status == "pending" {
+                return Err(Error::Conflict(format!(
+                    "v{} never went live ({}): choose one that did (`skypanel releases -a {}`)",
+                    target.version, target.status, app.name
+                )));
+            }
+            Ok((app, target))
+        })
+        .await?;
+    let (app, target) = target;
+    let engine = state.runtime.engine().await?;
+    if !engine.image_exists(&target.image).await? {
+        return Err(Error::Conflict(format!(
+            "the image of v{} ({}) is no longer on this server",
+            target.version, target.image
+        ))
+        .into());
+    }
+    let r = state
+        .store
+        .write(move |db| {
+            let config = db.release_config(&target)?;
+            db.replace_config(&app, &config, store::now())?;
+            release_and_queue(
+                db,
+                &app,
+                &target.image,
+                &config,
+                &format!("Rollback to v{}", target.version),
+                &by,
+            )
+        })
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(view(&r))))
+}
+
+pub async fn ps(S(state): S<State>, caller: Caller, Path(name): Path<String>) -> R<Json<api::Ps>> {
+    let (app, live, formation) = state
+        .store
+        .read(move |db| {
+            let app = app_access(db, &caller, &name)?;
+            let live = db.live_release(app.id)?;
+            let f = db.formation(&app)?;
+            Ok((app, live, f))
+        })
+        .await?;
+    let Some(live) = live else {
+        let processes = formation
+            .iter()
+            .map(|(n, d)| api::Process {
+                name: n.clone(),
+                desired: *d,
+                running: 0,
+                tasks: vec![],
+            })
+            .collect();
+        return Ok(Json(api::Ps {
+            release: None,
+            processes,
+            backends: vec![],
+        }));
+    };
+    let mut processes = Vec::new();
+    let mut backends = Vec::new();
+    for (name, desired, tasks) in state.runtime.processes(&app, &live).await? {
+        let running = tasks.iter().filter(|(t, _)| t.running()).count() as i64;
+        if name == "web" {
+            backends.extend(
+                tasks
+                    .iter()
+                    .filter(|(t, _)| t.running())
+                    .filter_map(|(t, a)| t.port.map(|p| format!("{a}:{p}"))),
+            );
+        }
+        let tasks = tasks
+            .into_iter()
+            .map(|(t, addr)| api::Task {
+                id: t.id,
+                slot: t.slot,
+                state: t.state,
+                node: addr,
+                port: t.port,
+                error: t.error,
+            })
+            .collect();
+        processes.push(api::Process {
+            name,
+            desired: desired as i64,
+            running,
+            tasks,
+        });
+    }
+    Ok(Json(api::Ps {
+        release: Some(live.version),
+        processes,
+        backends,
+    }))
+}
+
+pub async fn scale(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(changes): Body<api::Formation>,
+) -> R<Json<api::Formation>> {
+    if changes.is_empty() {
+        return Err(invalid("nothing to scale: give TYPE=COUNT, like web=2").into());
+    }
+    let (app, live, plan) = state
+        .store
+        .read(move |db| {
+            let app = app_access(db, &caller, &name)?;
+            let plan = db.plan_named(&app.plan)?;
+            Ok((app.clone(), db.live_release(app.id)?, plan))
+        })
+        .await?;
+    for (p, n) in &changes {
+        process_name(p)?;
+        if *n < 0 || *n > plan.max_replicas {
+            return Err(invalid(format!(
+                "{p}={n} is out of range: plan {} allows 0 to {} replicas per process type",
+                plan.name, plan.max_replicas
+            ))
+            .into());
+        }
+    }
+    if let Some(live) = &live {
+        state.runtime.scale(&app, live, &changes).await?;
+    }
+    let f = state
+        .store
+        .write(move |db| {
+            let mut f = db.formation(&app)?;
+            f.extend(changes);
+            db.set_formation(&app, &f)?;
+            Ok(f)
+        })
+        .await?;
+    Ok(Json(f))
+}
+
+fn checks_view(c: &Checks) -> api::Checks {
+    api::Checks {
+        enabled: c.enabled,
+        path: c.path.clone(),
+        attempts: c.attempts,
+        timeout: c.timeout,
+        wait: c.wait,
+    }
+}
+
+pub async fn checks(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> R<Json<api::Checks>> {
+    let c = state
+        .store
+        .read(move |db| db.checks(&app_access(db, &caller, &name)?))
+        .await?;
+    Ok(Json(checks_view(&c)))
+}
+
+pub async fn set_checks(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<api::ChecksUpdate>,
+) -> R<Json<api::Checks>> {
+    let c = state
+        .store
+        .write(move |db| {
+            let app = app_access(db, &caller, &name)?;
+            let mut c = db.checks(&app)?;
+            if let Some(p) = req.path {
+                if !p.starts_with('/')
+                    || p.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+                    || p.len() > 512
+                {
+                    return Err(invalid(format!(
+                        "check path \"{}\" is invalid: give a URL path like /health",
+                        crate::validate::printable(&p)
+                    )));
+                }
+                c.path = p;
+            }
+            let range = |what: &str, v: Option<i64>, lo: i64, hi: i64, cur: i64| -> Result<i64> {
+                match v {
+                    None => Ok(cur),
+                    Some(n) if (lo..=hi).contains(&n) => Ok(n),
+                    Some(n) => Err(invalid(format!(
+                        "check {what}={n} is out of range: give {lo} to {hi}"
+                    ))),
+                }
+            };
+            c.attempts = range("attempts", req.attempts, 1, 100, c.attempts)?;
+            c.timeout = range("timeout", req.timeout, 1, 120, c.timeout)?;
+            c.wait = range("wait", req.wait, 1, 60, c.wait)?;
+            if let Some(e) = req.enabled {
+                c.enabled = e;
+            }
+            db.set_checks(&app, &c)?;
+            Ok(c)
+        })
+        .await?;
+    Ok(Json(checks_view(&c)))
+}

@@ -1,0 +1,402 @@
+//! The only module that talks to the Docker Engine (bollard, with the API
+//! version negotiated so engines as old as API 1.41 work). Everything the
+//! platform creates carries the `skypanel.instance` label plus the app,
+//! release and process labels, so the daemon can find and clean what it owns.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::models::{
+    EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum,
+    Limit, NetworkAttachmentConfig, NetworkCreateRequest, NodeState, ResourceObject, ServiceSpec,
+    ServiceSpecMode, ServiceSpecModeReplicated, SwarmInitRequest, TaskSpec, TaskSpecContainerSpec,
+    TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+};
+use bollard::query_parameters::{
+    ListServicesOptionsBuilder, ListTasksOptionsBuilder, UpdateServiceOptionsBuilder,
+};
+
+use crate::error::{Error, Result};
+
+pub const INSTANCE: &str = "skypanel.instance";
+pub const APP: &str = "skypanel.app";
+pub const RELEASE: &str = "skypanel.release";
+pub const PROCESS: &str = "skypanel.process";
+pub const ORG: &str = "skypanel.org";
+
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+}
+
+fn engine_err(what: &str, e: bollard::errors::Error) -> Error {
+    Error::Internal(format!("Docker engine: {what}: {e}"))
+}
+
+fn is_status(e: &bollard::errors::Error, code: u16) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code, .. } if *status_code == code)
+}
+
+/// The Swarm facts `admin init` stores.
+#[derive(Debug)]
+pub struct SwarmInfo {
+    pub node_id: String,
+    pub manager_addr: String,
+    pub worker_token: String,
+    pub manager_token: String,
+}
+
+/// One process type of one release, as a Swarm service.
+#[derive(Debug, Clone)]
+pub struct ServiceDef {
+    pub name: String,
+    pub image: String,
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub replicas: u64,
+    pub cpu_millis: i64,
+    pub memory_mb: i64,
+    /// The container port to publish in host mode (web processes only).
+    pub port: Option<u16>,
+    pub network: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceInfo {
+    pub id: String,
+    pub name: String,
+    pub labels: HashMap<String, String>,
+    pub replicas: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskInfo {
+    pub id: String,
+    pub slot: i64,
+    pub node_id: String,
+    pub state: String,
+    pub desired: String,
+    /// The host port Docker gave this task (host-mode publishing).
+    pub port: Option<u16>,
+    pub error: Option<String>,
+}
+
+impl TaskInfo {
+    pub fn running(&self) -> bool {
+        self.state == "running" && self.desired == "running"
+    }
+}
+
+impl Engine {
+    /// Connects through `DOCKER_HOST` or the local socket and negotiates the API version.
+    pub async fn connect() -> Result<Engine> {
+        let unreachable = |e: bollard::errors::Error| {
+            Error::Internal(format!(
+                "cannot reach the Docker engine ({}): {e}; install and start it (`apt-get install docker.io`, then \
+                 `systemctl start docker` or `dockerd &`)",
+                std::env::var("DOCKER_HOST")
+                    .unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+            ))
+        };
+        let docker = Docker::connect_with_local_defaults().map_err(unreachable)?;
+        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        docker.ping().await.map_err(unreachable)?;
+        Ok(Engine { docker })
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.docker
+            .ping()
+            .await
+            .map(|_| ())
+            .map_err(|e| engine_err("ping", e))
+    }
+
+    /// Joins nothing and changes nothing when this engine already manages a
+    /// Swarm; otherwise initialises one advertising `advertise`.
+    pub async fn ensure_swarm(&self, advertise: Option<&str>) -> Result<SwarmInfo> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| engine_err("info", e))?;
+        let swarm = info.swarm.unwrap_or_default();
+        let active = matches!(
+            swarm.local_node_state,
+            Some(bollard::models::LocalNodeState::ACTIVE)
+        );
+        if active && swarm.control_available != Some(true) {
+            return Err(Error::Invalid(
+                "this Docker engine is a Swarm worker, not a manager: run skypanel on a manager node".into(),
+            ));
+        }
+        if !active {
+            let req = SwarmInitRequest {
+                listen_addr: Some("0.0.0.0:2377".into()),
+                advertise_addr: advertise.map(str::to_string),
+                ..Default::default()
+            };
+            if let Err(e) = self.docker.init_swarm(req).await {
+                // Another process may have initialised it a moment ago.
+                if !is_status(&e, 503) {
+                    return Err(Error::Invalid(format!(
+                        "docker swarm init failed: {e}; if the host has several addresses, pass \
+                         --advertise-addr ADDRESS"
+                    )));
+                }
+            }
+        }
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| engine_err("info", e))?;
+        let swarm_local = info.swarm.unwrap_or_default();
+        let s = self
+            .docker
+            .inspect_swarm()
+            .await
+            .map_err(|e| engine_err("swarm inspect", e))?;
+        let tokens = s.join_tokens.unwrap_or_default();
+        Ok(SwarmInfo {
+            node_id: swarm_local.node_id.unwrap_or_default(),
+            manager_addr: swarm_local.node_addr.unwrap_or_default(),
+            worker_token: tokens.worker.unwrap_or_default(),
+            manager_token: tokens.manager.unwrap_or_default(),
+        })
+    }
+
+    /// An attachable overlay network, created when missing.
+    pub async fn ensure_network(&self, name: &str, labels: HashMap<String, String>) -> Result<()> {
+        if self
+            .docker
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let req = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("overlay".into()),
+            attachable: Some(true),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        match self.docker.create_network(req).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 409) => Ok(()),
+            Err(e) => Err(engine_err(&format!("create network {name}"), e)),
+        }
+    }
+
+    pub async fn remove_network(&self, name: &str) -> Result<()> {
+        match self.docker.remove_network(name).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(engine_err(&format!("remove network {name}"), e)),
+        }
+    }
+
+    pub async fn image_exists(&self, image: &str) -> Result<bool> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_status(&e, 404) => Ok(false),
+            Err(e) => Err(engine_err(&format!("inspect image {image}"), e)),
+        }
+    }
+
+    pub async fn create_service(&self, def: &ServiceDef) -> Result<String> {
+        let endpoint = EndpointSpec {
+            mode: Some(EndpointSpecModeEnum::DNSRR),
+            ports: def.port.map(|p| {
+                vec![EndpointPortConfig {
+                    target_port: Some(i64::from(p)),
+                    publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
+                    ..Default::default()
+                }]
+            }),
+        };
+        let nano = def.cpu_millis * 1_000_000;
+        let bytes = def.memory_mb * 1024 * 1024;
+        let spec = ServiceSpec {
+            name: Some(def.name.clone()),
+            labels: Some(def.labels.clone()),
+            mode: Some(ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated {
+                    replicas: Some(def.replicas as i64),
+                }),
+                ..Default::default()
+            }),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec {
+                    image: Some(def.image.clone()),
+                    env: Some(def.env.clone()),
+                    labels: Some(def.labels.clone()),
+                    // tini as PID 1: the app gets SIGTERM on stop like on Heroku,
+                    // and zombie processes are reaped.
+                    init: Some(true),
+                    ..Default::default()
+                }),
+                resources: Some(TaskSpecResources {
+                    limits: Some(Limit {
+                        nano_cpus: Some(nano),
+                        memory_bytes: Some(bytes),
+                        ..Default::default()
+                    }),
+                    // Reserve a quarter, so small hosts can still pack several apps.
+                    reservations: Some(ResourceObject {
+                        nano_cpus: Some(nano / 4),
+                        memory_bytes: Some(bytes / 4),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                restart_policy: Some(TaskSpecRestartPolicy {
+                    condition: Some(TaskSpecRestartPolicyConditionEnum::ON_FAILURE),
+                    delay: Some(2_000_000_000),
+                    ..Default::default()
+                }),
+                networks: Some(vec![NetworkAttachmentConfig {
+                    target: Some(def.network.clone()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            endpoint_spec: Some(endpoint),
+            ..Default::default()
+        };
+        let res = self
+            .docker
+            .create_service(spec, None)
+            .await
+            .map_err(|e| engine_err(&format!("create service {}", def.name), e))?;
+        Ok(res.id.unwrap_or_default())
+    }
+
+    /// Services with every one of `labels`.
+    pub async fn services(&self, labels: &[(&str, &str)]) -> Result<Vec<ServiceInfo>> {
+        let filters: HashMap<String, Vec<String>> = HashMap::from([(
+            "label".to_string(),
+            labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        )]);
+        let opts = ListServicesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_services(Some(opts))
+            .await
+            .map_err(|e| engine_err("list services", e))?;
+        Ok(list
+            .into_iter()
+            .map(|s| {
+                let spec = s.spec.unwrap_or_default();
+                ServiceInfo {
+                    id: s.id.unwrap_or_default(),
+                    name: spec.name.unwrap_or_default(),
+                    labels: spec.labels.unwrap_or_default(),
+                    replicas: spec
+                        .mode
+                        .and_then(|m| m.replicated)
+                        .and_then(|r| r.replicas)
+                        .map(|r| r.max(0) as u64)
+                        .unwrap_or(0),
+                }
+            })
+            .collect())
+    }
+
+    pub async fn remove_service(&self, id: &str) -> Result<()> {
+        match self.docker.delete_service(id).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(engine_err(&format!("remove service {id}"), e)),
+        }
+    }
+
+    pub async fn scale_service(&self, id: &str, replicas: u64) -> Result<()> {
+        let current = self
+            .docker
+            .inspect_service(id, None::<bollard::query_parameters::InspectServiceOptions>)
+            .await
+            .map_err(|e| engine_err(&format!("inspect service {id}"), e))?;
+        let version = current.version.and_then(|v| v.index).unwrap_or(0);
+        let mut spec = current.spec.unwrap_or_default();
+        spec.mode = Some(ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated {
+                replicas: Some(replicas as i64),
+            }),
+            ..Default::default()
+        });
+        let opts = UpdateServiceOptionsBuilder::default()
+            .version(version as i32)
+            .build();
+        self.docker
+            .update_service(id, spec, opts, None)
+            .await
+            .map_err(|e| engine_err(&format!("scale service {id}"), e))?;
+        Ok(())
+    }
+
+    pub async fn tasks(&self, service_id: &str) -> Result<Vec<TaskInfo>> {
+        let filters: HashMap<String, Vec<String>> =
+            HashMap::from([("service".to_string(), vec![service_id.to_string()])]);
+        let opts = ListTasksOptionsBuilder::default().filters(&filters).build();
+        let list = self
+            .docker
+            .list_tasks(Some(opts))
+            .await
+            .map_err(|e| engine_err("list tasks", e))?;
+        let mut out: Vec<TaskInfo> = list
+            .into_iter()
+            .map(|t| {
+                let status = t.status.unwrap_or_default();
+                let port = status
+                    .port_status
+                    .and_then(|p| p.ports)
+                    .and_then(|ports| ports.into_iter().find_map(|p| p.published_port))
+                    .and_then(|p| u16::try_from(p).ok());
+                TaskInfo {
+                    id: t.id.unwrap_or_default(),
+                    slot: t.slot.unwrap_or(0),
+                    node_id: t.node_id.unwrap_or_default(),
+                    state: status.state.map(|s| state_name(&s)).unwrap_or_default(),
+                    desired: t.desired_state.map(|s| state_name(&s)).unwrap_or_default(),
+                    port,
+                    error: status.err.filter(|e| !e.is_empty()),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (a.slot, &a.id).cmp(&(b.slot, &b.id)));
+        Ok(out)
+    }
+
+    /// The address other hosts reach `node_id` at (its Swarm status address).
+    pub async fn node_addr(&self, node_id: &str) -> Result<String> {
+        let n = self
+            .docker
+            .inspect_node(node_id)
+            .await
+            .map_err(|e| engine_err(&format!("inspect node {node_id}"), e))?;
+        let status = n.status.unwrap_or_default();
+        let addr = status.addr.unwrap_or_default();
+        let up = matches!(status.state, Some(NodeState::READY));
+        // A single manager advertising loopback reports 0.0.0.0 in some versions.
+        Ok(if addr.is_empty() || addr == "0.0.0.0" || !up {
+            "127.0.0.1".into()
+        } else {
+            addr
+        })
+    }
+}
+
+fn state_name(s: &TaskState) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{s:?}").to_lowercase())
+}

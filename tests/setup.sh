@@ -1,0 +1,35 @@
+#!/bin/bash
+# Installs and starts what the tests need on a fresh Debian 12 machine (as
+# root), and does nothing that is already done: git, python3, the Docker
+# engine (docker.io, started with systemd or as `dockerd &`), a single-node
+# Swarm advertising 127.0.0.1, busybox-static and the local test images.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v git >/dev/null 2>&1 || need+=(git)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "==> installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+    if [ -d /run/systemd/system ]; then
+        systemctl start docker
+    else
+        echo "==> starting dockerd (log: /var/log/skypanel-test-dockerd.log)"
+        nohup dockerd >/var/log/skypanel-test-dockerd.log 2>&1 &
+    fi
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { echo "the Docker engine did not start; see /var/log/skypanel-test-dockerd.log" >&2; exit 1; }
+fi
+if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
+    echo "==> docker swarm init"
+    docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+fi
+echo "==> test images"
+sh tests/images/build.sh
