@@ -43,6 +43,9 @@ complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "releases" -d 'Lis
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "releases:rollback" -d 'Roll back to an earlier release: its image and its config'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps" -d 'Show an app\'s processes and tasks'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps:scale" -d 'Set how many replicas each process type runs: TYPE=COUNT …'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps:restart" -d 'Restart an app\'s processes without downtime (new tasks first)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps:stop" -d 'Stop every process of an app (the formation is kept)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps:start" -d 'Start an app\'s processes again with its formation'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks" -d 'Show an app\'s deploy checks'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks:set" -d 'Set deploy checks: path=/health attempts=5 timeout=5 wait=2'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks:disable" -d 'Use TCP connect only as the deploy check'
@@ -115,6 +118,14 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand ps" -s h -l help -d 'P
 complete -c skypanel -n "__fish_skypanel_using_subcommand ps:scale" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand ps:scale" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand ps:scale" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps:restart" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps:restart" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps:stop" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps:stop" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps:stop" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps:start" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps:start" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand ps:start" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand checks" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand checks" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand checks" -s h -l help -d 'Print help'

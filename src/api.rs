@@ -284,3 +284,9 @@ pub struct ChecksUpdate {
     pub timeout: Option<i64>,
     pub wait: Option<i64>,
 }
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Restart {
+    /// Only this process type (default: all).
+    pub process: Option<String>,
+}

@@ -25,10 +25,13 @@ pub fn handlers(runtime: Arc<crate::runtime::Runtime>) -> Handlers {
     let deploy: Handler = Arc::new(move |job: Job| {
         let rt = Arc::clone(&runtime);
         Box::pin(async move {
-            let id = job.payload["release"]
-                .as_i64()
-                .ok_or("a deploy job needs a release id")?;
-            rt.deploy(id).await
+            let field = |k: &str| {
+                job.payload[k]
+                    .as_i64()
+                    .ok_or(format!("a deploy job needs {k}"))
+            };
+            rt.deploy(field("release")?, field("app")?, field("version")?)
+                .await
         })
     });
     HashMap::from([(DEPLOY, deploy)])

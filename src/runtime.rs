@@ -4,7 +4,7 @@
 //! get removed. A release that never gets healthy is removed and marked
 //! failed; the live one keeps serving untouched.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,11 +15,20 @@ use crate::error::{Error, Result};
 use crate::store::{self, App, Checks, Release, Store};
 
 pub const DEFAULT_PORT: u16 = 5000;
+/// How long a task leaves the backends before it is stopped, so requests
+/// already sent to it finish.
+pub const DRAIN: Duration = Duration::from_secs(2);
+/// The label that tells apart service sets of one release (restarts).
+pub const GENERATION: &str = "skypanel.generation";
 /// How long tasks may take to reach `running` before a deploy gives up.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
 pub struct Runtime {
     store: Store,
+    /// Tasks that passed a check: only these are backends.
+    healthy: Mutex<HashSet<String>>,
+    /// Tasks on their way out: no longer backends, still finishing requests.
+    draining: Mutex<HashSet<String>>,
     engine: tokio::sync::Mutex<Option<Engine>>,
     locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -46,6 +55,8 @@ impl Runtime {
     pub fn new(store: Store) -> Arc<Runtime> {
         Arc::new(Runtime {
             store,
+            healthy: Mutex::new(HashSet::new()),
+            draining: Mutex::new(HashSet::new()),
             engine: tokio::sync::Mutex::new(None),
             locks: Mutex::new(HashMap::new()),
         })
@@ -83,33 +94,52 @@ impl Runtime {
     /// The `deploy` job: rolls out release `release_id`. A failed rollout is a
     /// result (the release is marked failed), not a job error; only an
     /// unreachable engine or store makes the job retry.
-    pub async fn deploy(&self, release_id: i64) -> std::result::Result<(), String> {
+    pub async fn deploy(
+        &self,
+        release_id: i64,
+        app_id: i64,
+        version: i64,
+    ) -> std::result::Result<(), String> {
         let r = self
             .store
             .read(move |db| db.release_by_id(release_id))
             .await
             .map_err(|e| e.to_string())?;
-        let Some(release) = r else { return Ok(()) };
+        // Gone, or the id now belongs to another app's release: nothing to do.
+        let Some(release) = r.filter(|r| r.app_id == app_id && r.version == version) else {
+            return Ok(());
+        };
         let lock = self.app_lock(release.app_id);
         let _guard = lock.lock().await;
         self.rollout(release).await.map_err(|e| e.to_string())
     }
 
+    async fn event(&self, level: &str, kind: &str, app: Option<&str>, message: String) {
+        let (level, kind, app) = (level.to_string(), kind.to_string(), app.map(str::to_string));
+        let r = self
+            .store
+            .write(move |db| {
+                db.add_event(&level, &kind, app.as_deref(), None, &message, store::now())
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "cannot record an event");
+        }
+    }
+
     async fn rollout(&self, release: Release) -> Result<()> {
         let rid = release.id;
-        let (app, plan, checks, config, current, newer_live) = self
+        let (app, current, newer_live, stopped) = self
             .store
             .read(move |db| {
                 let r = db
                     .release_by_id(rid)?
                     .ok_or_else(|| Error::Internal("release vanished".into()))?;
                 let app = db.app_by_id(r.app_id)?;
-                let plan = db.plan_named(&app.plan)?;
-                let checks = db.checks(&app)?;
-                let config = db.release_config(&r)?;
                 let live = db.live_release(app.id)?;
                 let newer = live.as_ref().is_some_and(|l| l.version > r.version);
-                Ok((app, plan, checks, config, r, newer))
+                let stopped = db.stopped(&app)?;
+                Ok((app, r, newer, stopped))
             })
             .await?;
         if !matches!(current.status.as_str(), "pending" | "deploying") {
@@ -133,7 +163,84 @@ impl Runtime {
             .await?;
         let engine = self.engine().await?;
         // Leftovers of an attempt that was interrupted.
-        self.remove_release_services(&engine, &app.name, current.version)
+        let v = current.version.to_string();
+        for s in engine
+            .services(&[
+                (docker::INSTANCE, self.store.instance_id()),
+                (docker::APP, &app.name),
+                (docker::RELEASE, &v),
+            ])
+            .await?
+        {
+            engine.remove_service(&s.id).await?;
+        }
+        let mut formation = current.formation.clone();
+        if stopped {
+            formation.values_mut().for_each(|n| *n = 0);
+        }
+        match self
+            .start_set(&engine, &app, &current, &formation, "")
+            .await?
+        {
+            Ok(new) => {
+                let version = current.version;
+                self.store
+                    .write(move |db| db.promote_release(&current, store::now()))
+                    .await?;
+                self.remove_other_services(&engine, &app, &new, None)
+                    .await?;
+                tracing::info!(app = %app.name, version, "release live");
+                self.event(
+                    "info",
+                    "deploy",
+                    Some(&app.name),
+                    format!("release v{version} is live"),
+                )
+                .await;
+                Ok(())
+            }
+            Err(reason) => {
+                tracing::warn!(app = %app.name, %reason, "release failed its checks");
+                self.store
+                    .write(move |db| db.mark_release(rid, "failed", Some(&reason), store::now()))
+                    .await?;
+                self.event(
+                    "error",
+                    "deploy_failed",
+                    Some(&app.name),
+                    format!("release v{} failed", current.version),
+                )
+                .await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts `formation` of `release` as a new set of services (named with
+    /// `tag` when not empty) and waits until its web tasks pass the checks.
+    /// On failure the new services are removed and the reason returned.
+    async fn start_set(
+        &self,
+        engine: &Engine,
+        app: &App,
+        release: &Release,
+        formation: &store::Formation,
+        tag: &str,
+    ) -> Result<std::result::Result<Vec<String>, String>> {
+        let rid = release.id;
+        let a = app.clone();
+        let (plan, checks, config) = self
+            .store
+            .read(move |db| {
+                let r = db
+                    .release_by_id(rid)?
+                    .ok_or_else(|| Error::Internal("release vanished".into()))?;
+                Ok((
+                    db.plan_named(&a.plan)?,
+                    db.checks(&a)?,
+                    db.release_config(&r)?,
+                ))
+            })
             .await?;
         let network = org_network(self.store.instance_id(), &app.org);
         engine
@@ -156,55 +263,200 @@ impl Runtime {
         if !config.contains_key("PORT") {
             env.push(format!("PORT={port}"));
         }
+        let mut created = Vec::new();
         let mut web = None;
-        for (process, count) in &current.formation {
-            if *count <= 0 {
-                continue;
+        for (process, count) in formation {
+            let mut name = service_name(&app.name, process, release.version);
+            if !tag.is_empty() {
+                name = format!("{name}-{tag}");
             }
+            let mut labels = self.labels(app, release.version, process);
+            labels.insert(
+                GENERATION.to_string(),
+                if tag.is_empty() {
+                    "0".into()
+                } else {
+                    tag.to_string()
+                },
+            );
             let def = ServiceDef {
-                name: service_name(&app.name, process, current.version),
-                image: current.image.clone(),
+                name,
+                image: release.image.clone(),
                 env: env.clone(),
-                labels: self.labels(&app, current.version, process),
-                replicas: *count as u64,
+                labels,
+                replicas: (*count).max(0) as u64,
                 cpu_millis: plan.cpu_millis,
                 memory_mb: plan.memory_mb,
                 port: (process == "web").then_some(port),
                 network: network.clone(),
             };
             let id = engine.create_service(&def).await?;
-            if process == "web" {
-                web = Some((id, *count as usize));
+            if process == "web" && *count > 0 {
+                web = Some((id.clone(), *count as usize));
             }
+            created.push(id);
         }
         let outcome = match &web {
-            Some((id, count)) => self.wait_healthy(&engine, id, *count, &checks).await,
+            Some((id, count)) => self.wait_healthy(engine, id, *count, &checks).await,
             None => Ok(()),
         };
         match outcome {
-            Ok(()) => {
-                let version = current.version;
-                let previous = self
-                    .store
-                    .write(move |db| db.promote_release(&current, store::now()))
-                    .await?;
-                tracing::info!(app = %app.name, version, "release live");
-                if let Some(p) = previous {
-                    self.remove_release_services(&engine, &app.name, p.version)
-                        .await?;
-                }
-                Ok(())
-            }
+            Ok(()) => Ok(Ok(created)),
             Err(reason) => {
-                tracing::warn!(app = %app.name, %reason, "release failed its checks");
-                self.remove_release_services(&engine, &app.name, current.version)
-                    .await?;
-                self.store
-                    .write(move |db| db.mark_release(rid, "failed", Some(&reason), store::now()))
-                    .await?;
-                Ok(())
+                for id in &created {
+                    engine.remove_service(id).await?;
+                }
+                Ok(Err(reason))
             }
         }
+    }
+
+    /// Removes the app's services except `keep` (only those of `process` when
+    /// given), draining their tasks first.
+    async fn remove_other_services(
+        &self,
+        engine: &Engine,
+        app: &App,
+        keep: &[String],
+        process: Option<&str>,
+    ) -> Result<()> {
+        let mut doomed = Vec::new();
+        for s in engine
+            .services(&[
+                (docker::INSTANCE, self.store.instance_id()),
+                (docker::APP, &app.name),
+            ])
+            .await?
+        {
+            if keep.contains(&s.id)
+                || process
+                    .is_some_and(|p| s.labels.get(docker::PROCESS).map(String::as_str) != Some(p))
+            {
+                continue;
+            }
+            doomed.push(s.id);
+        }
+        let mut tasks = Vec::new();
+        for id in &doomed {
+            tasks.extend(
+                engine
+                    .tasks(id)
+                    .await?
+                    .into_iter()
+                    .filter(TaskInfo::running)
+                    .map(|t| t.id),
+            );
+        }
+        self.drain(tasks).await;
+        for id in &doomed {
+            engine.remove_service(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes tasks out of the backends and waits for the drain period.
+    async fn drain(&self, tasks: Vec<String>) {
+        if tasks.is_empty() {
+            return;
+        }
+        {
+            let mut healthy = self.healthy.lock().unwrap_or_else(|p| p.into_inner());
+            let mut draining = self.draining.lock().unwrap_or_else(|p| p.into_inner());
+            for t in tasks {
+                healthy.remove(&t);
+                draining.insert(t);
+            }
+        }
+        tokio::time::sleep(DRAIN).await;
+    }
+
+    /// Rolling restart without downtime: the live release's processes (or one)
+    /// start again as new services beside the running ones, which are removed
+    /// once the new web tasks pass the checks.
+    pub async fn restart(&self, app: &App, process: Option<&str>) -> Result<()> {
+        let lock = self.app_lock(app.id);
+        let _guard = lock.lock().await;
+        let id = app.id;
+        let (live, formation, stopped) = self
+            .store
+            .read(move |db| {
+                let app = db.app_by_id(id)?;
+                Ok((db.live_release(id)?, db.formation(&app)?, db.stopped(&app)?))
+            })
+            .await?;
+        let live = live.ok_or_else(|| {
+            Error::Conflict(format!("{} has no live release to restart", app.name))
+        })?;
+        if stopped {
+            return Err(Error::Conflict(format!(
+                "{} is stopped: start it with `skypanel ps:start -a {}`",
+                app.name, app.name
+            )));
+        }
+        let mut chosen = formation.clone();
+        chosen.retain(|p, n| {
+            *n > 0 && process.is_none_or(|x| x == p) && live.formation.contains_key(p)
+        });
+        if let Some(p) = process
+            && !chosen.contains_key(p)
+        {
+            return Err(Error::Invalid(format!(
+                "{} runs no process type {p}: see `skypanel ps -a {}`",
+                app.name, app.name
+            )));
+        }
+        let engine = self.engine().await?;
+        let tag = format!("r{}", crypto_tag());
+        match self.start_set(&engine, app, &live, &chosen, &tag).await? {
+            Ok(new) => {
+                for p in chosen.keys() {
+                    self.remove_other_services(&engine, app, &new, Some(p))
+                        .await?;
+                }
+                self.event(
+                    "info",
+                    "restart",
+                    Some(&app.name),
+                    format!(
+                        "restarted {}",
+                        chosen.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .await;
+                Ok(())
+            }
+            Err(reason) => Err(Error::Conflict(format!(
+                "the restart of {} failed, the running tasks were kept: {reason}",
+                app.name
+            ))),
+        }
+    }
+
+    /// Scales the live release to zero (formation kept) or back to its formation.
+    pub async fn set_stopped(&self, app: &App, stop: bool) -> Result<()> {
+        let lock = self.app_lock(app.id);
+        let _guard = lock.lock().await;
+        let id = app.id;
+        let (live, formation) = self
+            .store
+            .read(move |db| Ok((db.live_release(id)?, db.formation(&db.app_by_id(id)?)?)))
+            .await?;
+        let a = app.clone();
+        self.store.write(move |db| db.set_stopped(&a, stop)).await?;
+        let Some(live) = live else { return Ok(()) };
+        let mut target = formation.clone();
+        if stop {
+            target.values_mut().for_each(|n| *n = 0);
+        }
+        self.scale_locked(app, &live, &target).await?;
+        self.event(
+            "info",
+            if stop { "stop" } else { "start" },
+            Some(&app.name),
+            format!("{} {}", if stop { "stopped" } else { "started" }, app.name),
+        )
+        .await;
+        Ok(())
     }
 
     /// Waits until `count` web tasks run and each passes the checks. The error
@@ -251,7 +503,10 @@ impl Runtime {
                     .await
                     .map_err(|e| e.to_string())?;
                 match probe(&addr, port, checks).await {
-                    Ok(()) => healthy.push(t.id.clone()),
+                    Ok(()) => {
+                        self.mark_healthy(&t.id);
+                        healthy.push(t.id.clone());
+                    }
                     Err(e) => {
                         probed_and_failed = true;
                         let n = failures.entry(t.id.clone()).or_default();
@@ -286,26 +541,6 @@ impl Runtime {
             };
             tokio::time::sleep(pause).await;
         }
-    }
-
-    async fn remove_release_services(
-        &self,
-        engine: &Engine,
-        app: &str,
-        version: i64,
-    ) -> Result<()> {
-        let v = version.to_string();
-        for s in engine
-            .services(&[
-                (docker::INSTANCE, self.store.instance_id()),
-                (docker::APP, app),
-                (docker::RELEASE, &v),
-            ])
-            .await?
-        {
-            engine.remove_service(&s.id).await?;
-        }
-        Ok(())
     }
 
     /// Removes every service of the app (for `apps:destroy`).
@@ -361,29 +596,89 @@ impl Runtime {
         Ok(out)
     }
 
-    /// Live backends: running web tasks of the live release, with their ports.
+    fn mark_healthy(&self, task: &str) {
+        self.healthy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(task.to_string());
+    }
+
+    fn is_healthy(&self, task: &str) -> bool {
+        self.healthy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(task)
+    }
+
+    fn is_draining(&self, task: &str) -> bool {
+        self.draining
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(task)
+    }
+
+    /// Live backends: running web tasks of the live release that passed a
+    /// check. A task not checked yet (after a scale-up or a daemon restart) is
+    /// checked once here, briefly, and left out until it passes.
     pub async fn backends(&self, app: &App, live: &Release) -> Result<Vec<Backend>> {
-        Ok(self
-            .processes(app, live)
-            .await?
-            .into_iter()
-            .filter(|(p, _, _)| p == "web")
-            .flat_map(|(_, _, tasks)| tasks)
-            .filter(|(t, _)| t.running())
-            .filter_map(|(t, addr)| {
-                t.port.map(|port| Backend {
+        let id = app.id;
+        let checks = self
+            .store
+            .read(move |db| db.checks(&db.app_by_id(id)?))
+            .await?;
+        let quick = Checks {
+            attempts: 1,
+            timeout: 1,
+            ..checks
+        };
+        let mut out = Vec::new();
+        for (process, _, tasks) in self.processes(app, live).await? {
+            if process != "web" {
+                continue;
+            }
+            for (t, addr) in tasks {
+                let Some(port) = t.port.filter(|_| t.running() && !self.is_draining(&t.id)) else {
+                    continue;
+                };
+                if !self.is_healthy(&t.id) {
+                    if probe(&addr, port, &quick).await.is_err() {
+                        continue;
+                    }
+                    self.mark_healthy(&t.id);
+                }
+                out.push(Backend {
                     addr,
                     port,
                     task: t.id,
-                })
-            })
-            .collect())
+                });
+            }
+        }
+        Ok(out)
     }
 
-    /// Sets the replica count of the live release's services.
-    pub async fn scale(&self, app: &App, live: &Release, changes: &store::Formation) -> Result<()> {
+    /// Sets the replica count of the live release's services. The live
+    /// release is read under the app's lock, so a rollout finishing meanwhile
+    /// cannot leave us scaling services it just removed.
+    pub async fn scale(&self, app: &App, changes: &store::Formation) -> Result<()> {
         let lock = self.app_lock(app.id);
         let _guard = lock.lock().await;
+        let id = app.id;
+        let (live, stopped) = self
+            .store
+            .read(move |db| Ok((db.live_release(id)?, db.stopped(&db.app_by_id(id)?)?)))
+            .await?;
+        match live {
+            Some(live) if !stopped => self.scale_locked(app, &live, changes).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn scale_locked(
+        &self,
+        app: &App,
+        live: &Release,
+        changes: &store::Formation,
+    ) -> Result<()> {
         let engine = self.engine().await?;
         let v = live.version.to_string();
         let services = engine
@@ -398,7 +693,18 @@ impl Runtime {
                 .iter()
                 .find(|s| s.labels.get(docker::PROCESS) == Some(process))
             {
-                Some(s) => engine.scale_service(&s.id, (*count).max(0) as u64).await?,
+                Some(s) => {
+                    // Swarm stops the highest slots first: drain them before it does.
+                    let going: Vec<String> = engine
+                        .tasks(&s.id)
+                        .await?
+                        .into_iter()
+                        .filter(|t| t.running() && t.slot > *count)
+                        .map(|t| t.id)
+                        .collect();
+                    self.drain(going).await;
+                    engine.scale_service(&s.id, (*count).max(0) as u64).await?
+                }
                 None if *count == 0 => {}
                 None => {
                     return Err(Error::Invalid(format!(
@@ -457,4 +763,11 @@ fn error_chain(e: &reqwest::Error) -> String {
         cause = inner;
     }
     cause.to_string()
+}
+
+/// Six random hex digits, to name a restart's service set.
+fn crypto_tag() -> String {
+    crate::crypto::new_token()
+        .map(|t| t[4..10].to_string())
+        .unwrap_or_else(|_| format!("{:06x}", store::now() % 0xffffff))
 }

@@ -253,6 +253,17 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
             Some(json!({"web": 1})),
             Class::App,
         ),
+        ("POST", "/api/v1/apps/{app}/restart") => (
+            format!("/api/v1/apps/{app}/restart"),
+            Some(json!({})),
+            Class::App,
+        ),
+        ("POST", "/api/v1/apps/{app}/stop") => {
+            (format!("/api/v1/apps/{app}/stop"), None, Class::App)
+        }
+        ("POST", "/api/v1/apps/{app}/start") => {
+            (format!("/api/v1/apps/{app}/start"), None, Class::App)
+        }
         ("GET", "/api/v1/apps/{app}/checks") => {
             (format!("/api/v1/apps/{app}/checks"), None, Class::App)
         }

@@ -54,10 +54,15 @@ fn deploy_config_scale_rollback_destroy() {
     d.admin().ok(&["config:set", "-a", &app, "COLOR=blue"]);
     let b = wait_backends(&d, &d.admin_token, &app, |b| b.len() == 1);
     assert!(env_of(&b[0]).contains("COLOR=blue"));
-    assert!(
-        inspect(&format!("sp-{app}-web-v1")).is_null(),
-        "the old release is removed once the new one is live"
-    );
+    // The old release is drained, then removed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !inspect(&format!("sp-{app}-web-v1")).is_null() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old release was never removed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 
     // Scale within the plan; above it is refused.
     d.admin().ok(&["ps:scale", "-a", &app, "web=2"]);

@@ -8,4 +8,5 @@ mod bad_input;
 mod cli_flow;
 mod daemon_life;
 mod deploy;
+mod rollout;
 mod secrets;

@@ -101,6 +101,15 @@ pub enum Command {
     /// Set how many replicas each process type runs: TYPE=COUNT …
     #[command(name = "ps:scale")]
     PsScale(releases::ScaleArgs),
+    /// Restart an app's processes without downtime (new tasks first)
+    #[command(name = "ps:restart")]
+    PsRestart(releases::RestartArgs),
+    /// Stop every process of an app (the formation is kept)
+    #[command(name = "ps:stop")]
+    PsStop(releases::PsArgs),
+    /// Start an app's processes again with its formation
+    #[command(name = "ps:start")]
+    PsStart(releases::PsArgs),
     /// Show an app's deploy checks
     Checks(releases::ChecksArgs),
     /// Set deploy checks: path=/health attempts=5 timeout=5 wait=2
@@ -257,6 +266,9 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::ReleasesRollback(a) => releases::rollback(a).await,
         C::Ps(a) => releases::ps(a).await,
         C::PsScale(a) => releases::scale(a).await,
+        C::PsRestart(a) => releases::restart(a).await,
+        C::PsStop(a) => releases::stop_start(a, true).await,
+        C::PsStart(a) => releases::stop_start(a, false).await,
         C::Checks(a) => releases::checks(a).await,
         C::ChecksSet(a) => releases::checks_set(a).await,
         C::ChecksDisable(a) => releases::checks_disable(a).await,

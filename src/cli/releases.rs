@@ -340,3 +340,41 @@ pub async fn checks_disable(a: ChecksArgs) -> Result<()> {
         .await?;
     show_checks(&name, &c, a.json.json)
 }
+
+#[derive(Args, Debug)]
+pub struct RestartArgs {
+    #[command(flatten)]
+    pub app: AppFlag,
+    /// Only this process type
+    pub process: Option<String>,
+}
+
+pub async fn restart(a: RestartArgs) -> Result<()> {
+    let name = git::resolve_app(a.app.app)?;
+    eprint!("Restarting {name} ...");
+    let _: api::Ps = Client::from_login()?
+        .post(
+            &format!("/apps/{}/restart", seg(&name)),
+            &api::Restart { process: a.process },
+        )
+        .await
+        .inspect_err(|_| eprintln!())?;
+    eprintln!(" done");
+    Ok(())
+}
+
+pub async fn stop_start(a: PsArgs, stop: bool) -> Result<()> {
+    let name = git::resolve_app(a.app.app)?;
+    let verb = if stop { "stop" } else { "start" };
+    let ps: api::Ps = Client::from_login()?
+        .post(
+            &format!("/apps/{}/{verb}", seg(&name)),
+            &serde_json::json!({}),
+        )
+        .await?;
+    if a.json.json {
+        return output::json(&ps);
+    }
+    println!("{} {name}.", if stop { "Stopped" } else { "Started" });
+    Ok(())
+}

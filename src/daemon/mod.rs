@@ -55,6 +55,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/apps/{app}/rollback"),
     ("GET", "/api/v1/apps/{app}/ps"),
     ("PATCH", "/api/v1/apps/{app}/formation"),
+    ("POST", "/api/v1/apps/{app}/restart"),
+    ("POST", "/api/v1/apps/{app}/stop"),
+    ("POST", "/api/v1/apps/{app}/start"),
     ("GET", "/api/v1/apps/{app}/checks"),
     ("PUT", "/api/v1/apps/{app}/checks"),
     ("GET", "/api/v1/plans"),
@@ -119,6 +122,12 @@ pub fn router(state: State) -> Router {
         .route("/apps/{app}/ps", get(releases::ps))
         .route("/apps/{app}/formation", patch(releases::scale))
         .route(
+            "/apps/{app}/restart",
+            axum::routing::post(releases::restart),
+        )
+        .route("/apps/{app}/stop", axum::routing::post(releases::stop))
+        .route("/apps/{app}/start", axum::routing::post(releases::start))
+        .route(
             "/apps/{app}/checks",
             get(releases::checks).put(releases::set_checks),
         )
@@ -153,6 +162,15 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %state.data_dir.display(), "daemon started");
+    match state
+        .store
+        .write(|db| db.release_dead_leases(crate::store::now()))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(jobs = n, "picked up jobs the previous daemon left running"),
+        Err(e) => tracing::error!(error = %e, "cannot release the jobs of the previous daemon"),
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let runner = crate::jobs::Runner::new(
         state.store.clone(),

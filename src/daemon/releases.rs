@@ -47,13 +47,11 @@ pub(super) fn release_and_queue(
         by: by.to_string(),
     };
     let r = db.create_release(app, &new, now)?;
-    let mut job = NewJob::new(
-        crate::jobs::DEPLOY,
-        serde_json::json!({"release": r.id}),
-        now,
-    );
+    // Release ids can be reused once an app is destroyed, so the job names
+    // the app and version too and the handler checks them.
+    let payload = serde_json::json!({"release": r.id, "app": app.id, "version": r.version});
+    let mut job = NewJob::new(crate::jobs::DEPLOY, payload, now);
     job.max_attempts = 3;
-    job.dedupe_key = Some(format!("deploy:{}", r.id));
     db.enqueue(&job, now)?;
     Ok(r)
 }
@@ -230,66 +228,77 @@ pub async fn rollback(
 }
 
 pub async fn ps(S(state): S<State>, caller: Caller, Path(name): Path<String>) -> R<Json<api::Ps>> {
-    let (app, live, formation) = state
+    let app = state
         .store
-        .read(move |db| {
-            let app = app_access(db, &caller, &name)?;
-            let live = db.live_release(app.id)?;
-            let f = db.formation(&app)?;
-            Ok((app, live, f))
-        })
+        .read(move |db| app_access(db, &caller, &name))
         .await?;
-    let Some(live) = live else {
-        let processes = formation
-            .iter()
-            .map(|(n, d)| api::Process {
-                name: n.clone(),
-                desired: *d,
-                running: 0,
-                tasks: vec![],
-            })
-            .collect();
-        return Ok(Json(api::Ps {
-            release: None,
-            processes,
-            backends: vec![],
-        }));
-    };
-    let mut processes = Vec::new();
-    let mut backends = Vec::new();
-    for (name, desired, tasks) in state.runtime.processes(&app, &live).await? {
-        let running = tasks.iter().filter(|(t, _)| t.running()).count() as i64;
-        if name == "web" {
-            backends.extend(
-                tasks
-                    .iter()
-                    .filter(|(t, _)| t.running())
-                    .filter_map(|(t, a)| t.port.map(|p| format!("{a}:{p}"))),
-            );
+    // A release may go live while the engine is asked for tasks; then the
+    // answer would describe a release on its way out. Read until stable.
+    let mut attempts = 0;
+    loop {
+        let id = app.id;
+        let (live, formation) = state
+            .store
+            .read(move |db| Ok((db.live_release(id)?, db.formation(&db.app_by_id(id)?)?)))
+            .await?;
+        let Some(live) = live else {
+            let processes = formation
+                .iter()
+                .map(|(n, d)| api::Process {
+                    name: n.clone(),
+                    desired: *d,
+                    running: 0,
+                    tasks: vec![],
+                })
+                .collect();
+            return Ok(Json(api::Ps {
+                release: None,
+                processes,
+                backends: vec![],
+            }));
+        };
+        let mut processes = Vec::new();
+        for (name, desired, tasks) in state.runtime.processes(&app, &live).await? {
+            let running = tasks.iter().filter(|(t, _)| t.running()).count() as i64;
+            let tasks = tasks
+                .into_iter()
+                .map(|(t, addr)| api::Task {
+                    id: t.id,
+                    slot: t.slot,
+                    state: t.state,
+                    node: addr,
+                    port: t.port,
+                    error: t.error,
+                })
+                .collect();
+            processes.push(api::Process {
+                name,
+                desired: desired as i64,
+                running,
+                tasks,
+            });
         }
-        let tasks = tasks
+        let backends: Vec<String> = state
+            .runtime
+            .backends(&app, &live)
+            .await?
             .into_iter()
-            .map(|(t, addr)| api::Task {
-                id: t.id,
-                slot: t.slot,
-                state: t.state,
-                node: addr,
-                port: t.port,
-                error: t.error,
-            })
+            .map(|b| format!("{}:{}", b.addr, b.port))
             .collect();
-        processes.push(api::Process {
-            name,
-            desired: desired as i64,
-            running,
-            tasks,
-        });
+        let now_live = state
+            .store
+            .read(move |db| db.live_release(id))
+            .await?
+            .map(|r| r.version);
+        attempts += 1;
+        if now_live == Some(live.version) || attempts >= 5 {
+            return Ok(Json(api::Ps {
+                release: Some(live.version),
+                processes,
+                backends,
+            }));
+        }
     }
-    Ok(Json(api::Ps {
-        release: Some(live.version),
-        processes,
-        backends,
-    }))
 }
 
 pub async fn scale(
@@ -319,8 +328,8 @@ pub async fn scale(
             .into());
         }
     }
-    if let Some(live) = &live {
-        state.runtime.scale(&app, live, &changes).await?;
+    if live.is_some() {
+        state.runtime.scale(&app, &changes).await?;
     }
     let f = state
         .store
@@ -399,4 +408,44 @@ pub async fn set_checks(
         })
         .await?;
     Ok(Json(checks_view(&c)))
+}
+
+pub async fn restart(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<api::Restart>,
+) -> R<Json<api::Ps>> {
+    let c = caller.clone();
+    let n = name.clone();
+    let app = state.store.read(move |db| app_access(db, &c, &n)).await?;
+    if let Some(p) = &req.process {
+        process_name(p)?;
+    }
+    state.runtime.restart(&app, req.process.as_deref()).await?;
+    ps(S(state), caller, Path(name)).await
+}
+
+async fn stop_or_start(state: State, caller: Caller, name: String, stop: bool) -> R<Json<api::Ps>> {
+    let c = caller.clone();
+    let n = name.clone();
+    let app = state.store.read(move |db| app_access(db, &c, &n)).await?;
+    state.runtime.set_stopped(&app, stop).await?;
+    ps(S(state), caller, Path(name)).await
+}
+
+pub async fn stop(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> R<Json<api::Ps>> {
+    stop_or_start(state, caller, name, true).await
+}
+
+pub async fn start(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> R<Json<api::Ps>> {
+    stop_or_start(state, caller, name, false).await
 }

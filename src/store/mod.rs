@@ -9,6 +9,7 @@
 mod accounts;
 mod apps;
 pub mod jobs;
+mod ops;
 mod orgs;
 mod plans;
 mod releases;
@@ -23,6 +24,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 pub use accounts::{Token, User};
 pub use apps::{App, ConfigChange};
 pub use jobs::{Job, JobState, NewJob};
+pub use ops::{Event, Node};
 pub use orgs::{Member, Org, OrgSummary, Role};
 pub use plans::{Plan, PlanSpec};
 pub use releases::{Checks, Formation, NewRelease, Release};
@@ -35,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_releases",
         include_str!("migrations/0002_releases.sql"),
+    ),
+    (
+        "0003_nodes_events",
+        include_str!("migrations/0003_nodes_events.sql"),
     ),
 ];
 
@@ -277,6 +283,33 @@ mod tests {
                 .read_sync(|db| db.user_by_email("a@example.com"))
                 .expect("read")
                 .is_none()
+        );
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    #[test]
+    fn every_migration_file_is_listed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("migrations dir")
+            .filter_map(|e| {
+                e.ok()?
+                    .file_name()
+                    .to_str()?
+                    .strip_suffix(".sql")
+                    .map(str::to_string)
+            })
+            .collect();
+        files.sort();
+        let listed: Vec<String> = super::MIGRATIONS
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        assert_eq!(
+            files, listed,
+            "every file in src/store/migrations must be in MIGRATIONS, in order"
         );
     }
 }

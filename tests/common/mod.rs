@@ -163,6 +163,13 @@ impl Daemon {
         panic!("the daemon did not stop within 5 s of SIGTERM");
     }
 
+    /// SIGKILL: the daemon gets no chance to finish anything.
+    pub fn kill_hard(&mut self) {
+        let mut child = self.child.take().expect("daemon running");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }
