@@ -118,8 +118,29 @@ _skypanel() {
             skypanel,whoami)
                 cmd="skypanel__subcmd__whoami"
                 ;;
+            skypanel__subcmd__admin,events)
+                cmd="skypanel__subcmd__admin__subcmd__events"
+                ;;
             skypanel__subcmd__admin,init)
                 cmd="skypanel__subcmd__admin__subcmd__init"
+                ;;
+            skypanel__subcmd__admin,nodes)
+                cmd="skypanel__subcmd__admin__subcmd__nodes"
+                ;;
+            skypanel__subcmd__admin,nodes:activate)
+                cmd="skypanel__subcmd__admin__subcmd__nodes:activate"
+                ;;
+            skypanel__subcmd__admin,nodes:drain)
+                cmd="skypanel__subcmd__admin__subcmd__nodes:drain"
+                ;;
+            skypanel__subcmd__admin,nodes:info)
+                cmd="skypanel__subcmd__admin__subcmd__nodes:info"
+                ;;
+            skypanel__subcmd__admin,nodes:join-command)
+                cmd="skypanel__subcmd__admin__subcmd__nodes:join__subcmd__command"
+                ;;
+            skypanel__subcmd__admin,nodes:remove)
+                cmd="skypanel__subcmd__admin__subcmd__nodes:remove"
                 ;;
             skypanel__subcmd__admin,plans:create)
                 cmd="skypanel__subcmd__admin__subcmd__plans:create"
@@ -169,12 +190,34 @@ _skypanel() {
             return 0
             ;;
         skypanel__subcmd__admin)
-            opts="-h --help init users users:create plans:create plans:update plans:remove settings settings:get settings:set settings:unset"
+            opts="-h --help init users users:create plans:create plans:update plans:remove nodes nodes:info nodes:drain nodes:activate nodes:remove nodes:join-command events settings settings:get settings:set settings:unset"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__events)
+            opts="-n -h --limit --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -209,6 +252,90 @@ _skypanel() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__nodes)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__nodes:activate)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__nodes:drain)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__nodes:info)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__nodes:join__subcmd__command)
+            opts="-h --manager --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__nodes:remove)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -290,3 +290,39 @@ pub struct Restart {
     /// Only this process type (default: all).
     pub process: Option<String>,
 }
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Node {
+    pub id: String,
+    pub hostname: String,
+    pub role: String,
+    pub status: String,
+    pub availability: String,
+    pub addr: String,
+    pub engine: String,
+    /// CPUs, like "2".
+    pub cpus: String,
+    pub memory_mb: i64,
+    pub reserved_cpus: String,
+    pub reserved_memory_mb: i64,
+    pub tasks: i64,
+    pub last_heartbeat: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Event {
+    pub id: i64,
+    pub at: String,
+    /// info, warning or error.
+    pub level: String,
+    pub kind: String,
+    pub app: Option<String>,
+    pub node: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JoinCommand {
+    pub role: String,
+    pub command: String,
+}

@@ -10,6 +10,7 @@ pub mod docker;
 pub mod error;
 pub mod init;
 pub mod jobs;
+pub mod monitor;
 pub mod runtime;
 pub mod settings;
 pub mod store;

@@ -38,6 +38,9 @@ enum Class {
     /// Members of the app's org (and admins); strangers 404.
     App,
     AdminOnly,
+    /// Admin routes that would change the shared Swarm node: tried on a node
+    /// that does not exist, so the admin gets 404 and everyone else 403.
+    AdminNotFound,
 }
 
 fn expected(class: Class, who: Who) -> u16 {
@@ -54,11 +57,15 @@ fn expected(class: Class, who: Who) -> u16 {
         (OrgOwner, _) => 200,
         (AdminOnly, Admin) => 200,
         (AdminOnly, _) => 403,
+        (AdminNotFound, Admin) => 404,
+        (AdminNotFound, _) => 403,
     }
 }
 
 struct World {
     d: Daemon,
+    /// The hostname of the Swarm node.
+    node: String,
     tokens: Vec<(Who, Option<String>)>,
     org: String,
     app: String,
@@ -111,8 +118,14 @@ fn world() -> World {
         ],
         org: org.clone(),
         app: unique("shop"),
+        node: String::new(),
         d,
     };
+    let mut w = w;
+    w.node = w.as_admin("GET", "/api/v1/admin/nodes", None)[0]["hostname"]
+        .as_str()
+        .expect("a node")
+        .to_string();
     w.as_admin(
         "PUT",
         "/api/v1/admin/settings/max_apps_per_org",
@@ -296,6 +309,29 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
             let body = (method == "PATCH").then(|| json!({"max_replicas": 3}));
             (format!("/api/v1/admin/plans/{p}"), body, Class::AdminOnly)
         }
+        ("GET", "/api/v1/admin/nodes") => (route.into(), None, Class::AdminOnly),
+        ("GET", "/api/v1/admin/nodes/{node}") => (
+            format!("/api/v1/admin/nodes/{}", w.node),
+            None,
+            Class::AdminOnly,
+        ),
+        ("POST", "/api/v1/admin/nodes/{node}/drain") => (
+            "/api/v1/admin/nodes/no-such-node/drain".into(),
+            None,
+            Class::AdminNotFound,
+        ),
+        ("POST", "/api/v1/admin/nodes/{node}/activate") => (
+            "/api/v1/admin/nodes/no-such-node/activate".into(),
+            None,
+            Class::AdminNotFound,
+        ),
+        ("DELETE", "/api/v1/admin/nodes/{node}") => (
+            "/api/v1/admin/nodes/no-such-node".into(),
+            None,
+            Class::AdminNotFound,
+        ),
+        ("GET", "/api/v1/admin/join-command") => (route.into(), None, Class::AdminOnly),
+        ("GET", "/api/v1/admin/events") => (route.into(), None, Class::AdminOnly),
         ("GET", "/api/v1/admin/settings") => (route.into(), None, Class::AdminOnly),
         ("GET", "/api/v1/admin/settings/{key}") => (
             "/api/v1/admin/settings/default_domain".into(),

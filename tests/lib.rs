@@ -8,5 +8,6 @@ mod bad_input;
 mod cli_flow;
 mod daemon_life;
 mod deploy;
+mod nodes;
 mod rollout;
 mod secrets;

@@ -8,6 +8,7 @@ mod admin;
 mod apps;
 pub mod client;
 mod git;
+mod nodes;
 mod orgs;
 mod output;
 mod releases;
@@ -193,6 +194,25 @@ pub enum AdminCommand {
     /// Remove a plan no app uses
     #[command(name = "plans:remove")]
     PlansRemove(admin::PlanRemoveArgs),
+    /// List the Swarm's nodes: status, availability, capacity, reservations
+    Nodes(JsonFlag),
+    /// Show one node
+    #[command(name = "nodes:info")]
+    NodesInfo(nodes::NodeArgs),
+    /// Move a node's tasks away and schedule nothing new on it
+    #[command(name = "nodes:drain")]
+    NodesDrain(nodes::NodeArgs),
+    /// Let a drained or paused node run tasks again
+    #[command(name = "nodes:activate")]
+    NodesActivate(nodes::NodeArgs),
+    /// Remove a node that has left the Swarm
+    #[command(name = "nodes:remove")]
+    NodesRemove(nodes::NodeArgs),
+    /// Print the `docker swarm join` command for a new host
+    #[command(name = "nodes:join-command")]
+    NodesJoinCommand(nodes::JoinArgs),
+    /// Alerts and lifecycle events (node down/up, deploys, restarts)
+    Events(nodes::EventsArgs),
     /// List settings (secret values masked)
     Settings(JsonFlag),
     /// Show one setting

@@ -9,6 +9,7 @@ mod admin;
 mod apps;
 mod auth;
 mod error;
+mod nodes;
 mod orgs;
 mod releases;
 
@@ -66,6 +67,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/admin/plans"),
     ("PATCH", "/api/v1/admin/plans/{plan}"),
     ("DELETE", "/api/v1/admin/plans/{plan}"),
+    ("GET", "/api/v1/admin/nodes"),
+    ("GET", "/api/v1/admin/nodes/{node}"),
+    ("POST", "/api/v1/admin/nodes/{node}/drain"),
+    ("POST", "/api/v1/admin/nodes/{node}/activate"),
+    ("DELETE", "/api/v1/admin/nodes/{node}"),
+    ("GET", "/api/v1/admin/join-command"),
+    ("GET", "/api/v1/admin/events"),
     ("GET", "/api/v1/admin/settings"),
     ("GET", "/api/v1/admin/settings/{key}"),
     ("PUT", "/api/v1/admin/settings/{key}"),
@@ -138,6 +146,21 @@ pub fn router(state: State) -> Router {
             "/admin/plans/{plan}",
             patch(admin::update_plan).delete(admin::remove_plan),
         )
+        .route("/admin/nodes", get(nodes::list))
+        .route(
+            "/admin/nodes/{node}",
+            get(nodes::info).delete(nodes::remove),
+        )
+        .route(
+            "/admin/nodes/{node}/drain",
+            axum::routing::post(nodes::drain),
+        )
+        .route(
+            "/admin/nodes/{node}/activate",
+            axum::routing::post(nodes::activate),
+        )
+        .route("/admin/join-command", get(nodes::join_command))
+        .route("/admin/events", get(nodes::events))
         .route("/admin/settings", get(admin::settings))
         .route(
             "/admin/settings/{key}",
@@ -176,6 +199,11 @@ pub async fn serve(
         state.store.clone(),
         crate::jobs::handlers(state.runtime.clone()),
     );
+    let monitor_task = tokio::spawn(crate::monitor::run(
+        state.runtime.clone(),
+        state.store.clone(),
+        stop_rx.clone(),
+    ));
     let runner_task = tokio::spawn(runner.run(stop_rx));
     let app = router(state);
     let result = axum::serve(
@@ -186,6 +214,7 @@ pub async fn serve(
     .await;
     let _ = stop_tx.send(true);
     let _ = runner_task.await;
+    let _ = monitor_task.await;
     tracing::info!("daemon stopped");
     result
 }

@@ -30,6 +30,17 @@ pub struct Daemon {
     /// The `skypanel.instance` label on every Docker object this daemon makes.
     pub instance: String,
     child: Option<Child>,
+    _swarm: SwarmGuard,
+}
+
+/// Tests share one Swarm. Most share it freely; a test that changes the node
+/// itself (drain) holds it alone.
+static SWARM: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+#[allow(dead_code)]
+enum SwarmGuard {
+    Shared(std::sync::RwLockReadGuard<'static, ()>),
+    Exclusive(std::sync::RwLockWriteGuard<'static, ()>),
 }
 
 static IMAGES: std::sync::Once = std::sync::Once::new();
@@ -89,6 +100,19 @@ impl Daemon {
 
     /// `admin init`, then a daemon on 127.0.0.1:0.
     pub fn start() -> Daemon {
+        Daemon::start_with(SwarmGuard::Shared(
+            SWARM.read().unwrap_or_else(|p| p.into_inner()),
+        ))
+    }
+
+    /// Like `start`, with no other test using the Swarm meanwhile.
+    pub fn start_exclusive() -> Daemon {
+        Daemon::start_with(SwarmGuard::Exclusive(
+            SWARM.write().unwrap_or_else(|p| p.into_inner()),
+        ))
+    }
+
+    fn start_with(guard: SwarmGuard) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = clean_command(dir.path())
             .args(["admin", "init", "--json", "--data-dir"])
@@ -112,6 +136,7 @@ impl Daemon {
             admin_token,
             instance,
             child: None,
+            _swarm: guard,
         };
         d.spawn();
         d
