@@ -151,6 +151,9 @@ _skypanel() {
             skypanel__subcmd__admin,plans:update)
                 cmd="skypanel__subcmd__admin__subcmd__plans:update"
                 ;;
+            skypanel__subcmd__admin,reconcile)
+                cmd="skypanel__subcmd__admin__subcmd__reconcile"
+                ;;
             skypanel__subcmd__admin,settings)
                 cmd="skypanel__subcmd__admin__subcmd__settings"
                 ;;
@@ -190,7 +193,7 @@ _skypanel() {
             return 0
             ;;
         skypanel__subcmd__admin)
-            opts="-h --help init users users:create plans:create plans:update plans:remove nodes nodes:info nodes:drain nodes:activate nodes:remove nodes:join-command events settings settings:get settings:set settings:unset"
+            opts="-h --help init users users:create plans:create plans:update plans:remove nodes nodes:info nodes:drain nodes:activate nodes:remove nodes:join-command events reconcile settings settings:get settings:set settings:unset"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -418,6 +421,20 @@ _skypanel() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__reconcile)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

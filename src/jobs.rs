@@ -45,6 +45,8 @@ pub struct Runner {
     pub lease: i64,
     pub poll: Duration,
     pub concurrency: usize,
+    /// Notified when a job is queued, so it starts without waiting for `poll`.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 impl Runner {
@@ -57,6 +59,7 @@ impl Runner {
             lease: 60,
             poll: Duration::from_secs(1),
             concurrency: 4,
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -90,6 +93,7 @@ impl Runner {
             }
             tokio::select! {
                 _ = tokio::time::sleep(this.poll) => {}
+                _ = this.wake.notified() => {}
                 Some(_) = running.join_next(), if !running.is_empty() => {}
                 _ = stop.changed() => {}
             }

@@ -537,7 +537,7 @@ impl Runtime {
             let pause = if probed_and_failed {
                 Duration::from_secs(checks.wait.max(1) as u64)
             } else {
-                Duration::from_millis(250)
+                Duration::from_millis(50)
             };
             tokio::time::sleep(pause).await;
         }
@@ -771,3 +771,139 @@ fn crypto_tag() -> String {
         .map(|t| t[4..10].to_string())
         .unwrap_or_else(|_| format!("{:06x}", store::now() % 0xffffff))
 }
+
+impl Runtime {
+    /// Compares the services Swarm has with what the database says should
+    /// run: a live release's missing services are recreated, and services of
+    /// this installation that no app, live release or rollout explains are
+    /// removed. Apps being deployed right now are left alone. Returns the
+    /// actions taken (each also recorded as an event).
+    pub async fn reconcile(&self) -> Result<Vec<String>> {
+        let engine = self.engine().await?;
+        let plan = self
+            .store
+            .read(|db| {
+                let mut out = Vec::new();
+                for app in db.apps_visible(None, None)? {
+                    let live = db.live_release(app.id)?;
+                    let formation = db.formation(&app)?;
+                    let stopped = db.stopped(&app)?;
+                    let busy: Vec<i64> = db
+                        .unfinished_releases()?
+                        .into_iter()
+                        .filter(|r| r.app_id == app.id)
+                        .map(|r| r.version)
+                        .collect();
+                    out.push((app, live, formation, stopped, busy));
+                }
+                Ok(out)
+            })
+            .await?;
+        let services = engine
+            .services(&[(docker::INSTANCE, self.store.instance_id())])
+            .await?;
+        let mut actions = Vec::new();
+        for s in &services {
+            let app = s.labels.get(docker::APP).cloned().unwrap_or_default();
+            let version: i64 = s
+                .labels
+                .get(docker::RELEASE)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let known = plan.iter().find(|(a, ..)| a.name == app);
+            let why = match known {
+                None => Some(format!(
+                    "removed service {}: its app {app} no longer exists",
+                    s.name
+                )),
+                Some((a, live, _, _, busy)) => {
+                    let lock = self.app_lock(a.id);
+                    let Ok(_guard) = lock.try_lock() else {
+                        continue;
+                    };
+                    let is_live = live.as_ref().is_some_and(|l| l.version == version);
+                    (!is_live && !busy.contains(&version)).then(|| {
+                        format!(
+                            "removed service {}: release v{version} of {app} is not live",
+                            s.name
+                        )
+                    })
+                }
+            };
+            if let Some(why) = why {
+                engine.remove_service(&s.id).await?;
+                self.event("warning", "reconcile", Some(&app), why.clone())
+                    .await;
+                actions.push(why);
+            }
+        }
+        for (app, live, formation, stopped, _) in &plan {
+            let Some(live) = live else { continue };
+            if *stopped {
+                continue;
+            }
+            let lock = self.app_lock(app.id);
+            let Ok(_guard) = lock.try_lock() else {
+                continue;
+            };
+            let v = live.version.to_string();
+            let have = engine
+                .services(&[
+                    (docker::INSTANCE, self.store.instance_id()),
+                    (docker::APP, &app.name),
+                    (docker::RELEASE, &v),
+                ])
+                .await?;
+            let mut missing = formation.clone();
+            missing.retain(|p, n| {
+                *n > 0
+                    && live.formation.contains_key(p)
+                    && !have
+                        .iter()
+                        .any(|s| s.labels.get(docker::PROCESS) == Some(p))
+            });
+            if missing.is_empty() {
+                continue;
+            }
+            let what = missing.keys().cloned().collect::<Vec<_>>().join(", ");
+            let tag = format!("r{}", crypto_tag());
+            let why = match self.start_set(&engine, app, live, &missing, &tag).await? {
+                Ok(_) => format!(
+                    "recreated {what} of v{} of {}: the services were missing",
+                    live.version, app.name
+                ),
+                Err(reason) => format!(
+                    "could not recreate {what} of v{} of {}: {reason}",
+                    live.version, app.name
+                ),
+            };
+            self.event("warning", "reconcile", Some(&app.name), why.clone())
+                .await;
+            actions.push(why);
+        }
+        Ok(actions)
+    }
+}
+
+/// Reconciles at start and then every `RECONCILE_EVERY`, until `stop`.
+pub async fn reconcile_loop(rt: Arc<Runtime>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match rt.reconcile().await {
+            Ok(actions) => {
+                for a in actions {
+                    tracing::warn!(action = %a, "reconciled");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reconciliation failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RECONCILE_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);

@@ -332,6 +332,7 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
         ),
         ("GET", "/api/v1/admin/join-command") => (route.into(), None, Class::AdminOnly),
         ("GET", "/api/v1/admin/events") => (route.into(), None, Class::AdminOnly),
+        ("POST", "/api/v1/admin/reconcile") => (route.into(), None, Class::AdminOnly),
         ("GET", "/api/v1/admin/settings") => (route.into(), None, Class::AdminOnly),
         ("GET", "/api/v1/admin/settings/{key}") => (
             "/api/v1/admin/settings/default_domain".into(),

@@ -196,3 +196,59 @@ fn a_daemon_killed_mid_rollout_comes_back_consistent() {
         "{log}"
     );
 }
+
+/// A live service removed behind the platform's back is recreated; a labelled
+/// service nothing explains is removed; both are recorded as events.
+#[test]
+fn reconciliation_recreates_missing_services_and_removes_orphans() {
+    ensure_images();
+    let d = Daemon::start();
+    let app = unique("mended");
+    d.admin().ok(&["apps:create", &app]);
+    d.admin()
+        .ok(&["deploy", "-a", &app, "--image", "skypanel-test/web:1"]);
+    docker(&["service", "rm", &format!("sp-{app}-web-v1")]);
+    let orphan = unique("sp-orphan");
+    docker(&[
+        "service",
+        "create",
+        "-q",
+        "-d",
+        "--name",
+        &orphan,
+        "--label",
+        &format!("skypanel.instance={}", d.instance),
+        "--label",
+        "skypanel.app=ghost-app",
+        "--label",
+        "skypanel.release=1",
+        "skypanel-test/web:1",
+    ]);
+    let actions = d.admin().json(&["admin", "reconcile", "--json"]);
+    let text = actions.to_string();
+    assert!(
+        text.contains(&format!("recreated web of v1 of {app}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("removed service {orphan}")),
+        "{text}"
+    );
+    let b = wait_backends(&d, &d.admin_token, &app, |b| b.len() == 1);
+    assert_eq!(fetch(&b[0], "/"), (200, "web v1\n".into()));
+    assert!(
+        docker(&["service", "ls", "-q", "--filter", &format!("name={orphan}")])
+            .trim()
+            .is_empty()
+    );
+    let events = d.admin().json(&["admin", "events", "--json"]).to_string();
+    assert!(
+        events.contains("recreated web") && events.contains(&orphan),
+        "{events}"
+    );
+    // Once mended, there is nothing more to do.
+    assert_eq!(
+        d.admin().json(&["admin", "reconcile", "--json"]),
+        serde_json::json!([])
+    );
+}

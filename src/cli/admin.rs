@@ -118,6 +118,7 @@ pub async fn dispatch(cmd: AdminCommand) -> Result<()> {
         A::NodesRemove(a) => super::nodes::remove(a).await,
         A::NodesJoinCommand(a) => super::nodes::join_command(a).await,
         A::Events(a) => super::nodes::events(a).await,
+        A::Reconcile(j) => super::nodes::reconcile(j).await,
         A::Settings(j) => settings(j).await,
         A::SettingsGet(a) => setting_get(a).await,
         A::SettingsSet(a) => setting_set(a).await,

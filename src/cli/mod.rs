@@ -213,6 +213,8 @@ pub enum AdminCommand {
     NodesJoinCommand(nodes::JoinArgs),
     /// Alerts and lifecycle events (node down/up, deploys, restarts)
     Events(nodes::EventsArgs),
+    /// Compare Swarm with the database now: recreate missing services, remove orphans
+    Reconcile(JsonFlag),
     /// List settings (secret values masked)
     Settings(JsonFlag),
     /// Show one setting

@@ -170,3 +170,19 @@ pub async fn events(a: EventsArgs) -> Result<()> {
     );
     Ok(())
 }
+
+pub async fn reconcile(j: JsonFlag) -> Result<()> {
+    let actions: Vec<String> = Client::from_login()?
+        .post("/admin/reconcile", &serde_json::json!({}))
+        .await?;
+    if j.json {
+        return output::json(&actions);
+    }
+    if actions.is_empty() {
+        println!("Everything matches: nothing to do.");
+    }
+    for a in actions {
+        println!("{a}");
+    }
+    Ok(())
+}

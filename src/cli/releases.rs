@@ -44,7 +44,7 @@ pub async fn wait(c: &Client, app: &str, r: api::Release, quiet: bool) -> Result
                     cur.status
                 )
             }
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
 }

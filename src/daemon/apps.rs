@@ -237,5 +237,8 @@ pub async fn update_config(
             Ok(api::ConfigUpdated { config, release })
         })
         .await?;
+    if out.release.is_some() {
+        state.jobs_wake.notify_one();
+    }
     Ok(Json(out))
 }

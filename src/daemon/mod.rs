@@ -74,6 +74,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/admin/nodes/{node}"),
     ("GET", "/api/v1/admin/join-command"),
     ("GET", "/api/v1/admin/events"),
+    ("POST", "/api/v1/admin/reconcile"),
     ("GET", "/api/v1/admin/settings"),
     ("GET", "/api/v1/admin/settings/{key}"),
     ("PUT", "/api/v1/admin/settings/{key}"),
@@ -85,6 +86,8 @@ pub struct State {
     pub store: Store,
     pub data_dir: PathBuf,
     pub runtime: std::sync::Arc<crate::runtime::Runtime>,
+    /// Wakes the job runner when a handler queued a job.
+    pub jobs_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl State {
@@ -94,6 +97,7 @@ impl State {
             store,
             data_dir,
             runtime,
+            jobs_wake: std::sync::Arc::new(tokio::sync::Notify::new()),
         }
     }
 }
@@ -161,6 +165,7 @@ pub fn router(state: State) -> Router {
         )
         .route("/admin/join-command", get(nodes::join_command))
         .route("/admin/events", get(nodes::events))
+        .route("/admin/reconcile", axum::routing::post(nodes::reconcile))
         .route("/admin/settings", get(admin::settings))
         .route(
             "/admin/settings/{key}",
@@ -195,7 +200,7 @@ pub async fn serve(
         Err(e) => tracing::error!(error = %e, "cannot release the jobs of the previous daemon"),
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let runner = crate::jobs::Runner::new(
+    let mut runner = crate::jobs::Runner::new(
         state.store.clone(),
         crate::jobs::handlers(state.runtime.clone()),
     );
@@ -204,6 +209,11 @@ pub async fn serve(
         state.store.clone(),
         stop_rx.clone(),
     ));
+    let reconcile_task = tokio::spawn(crate::runtime::reconcile_loop(
+        state.runtime.clone(),
+        stop_rx.clone(),
+    ));
+    runner.wake = state.jobs_wake.clone();
     let runner_task = tokio::spawn(runner.run(stop_rx));
     let app = router(state);
     let result = axum::serve(
@@ -215,6 +225,7 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = runner_task.await;
     let _ = monitor_task.await;
+    let _ = reconcile_task.await;
     tracing::info!("daemon stopped");
     result
 }

@@ -192,3 +192,9 @@ pub async fn events(
             .collect(),
     ))
 }
+
+/// Runs reconciliation now; answers with the actions taken.
+pub async fn reconcile(S(state): S<State>, caller: Caller) -> R<Json<Vec<String>>> {
+    caller.require_admin()?;
+    Ok(Json(state.runtime.reconcile().await?))
+}

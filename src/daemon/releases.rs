@@ -156,6 +156,7 @@ pub async fn deploy(
             )
         })
         .await?;
+    state.jobs_wake.notify_one();
     tracing::info!(app = %name, version = r.version, image = %r.image, "deploy queued");
     Ok((StatusCode::ACCEPTED, Json(view(&r))))
 }
@@ -224,6 +225,7 @@ pub async fn rollback(
             )
         })
         .await?;
+    state.jobs_wake.notify_one();
     Ok((StatusCode::ACCEPTED, Json(view(&r))))
 }
 

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Benchmark: `skypanel deploy --image` until the new release is live, against
+a baseline in the same run of raw `docker service create` of the same image
+(host-mode port, dnsrr) plus polling until it answers HTTP. Prints the medians
+and their ratio. Target (issue 3): ratio <= 1.15.
+
+Needs a Docker engine with Swarm and the test images (tests/setup.sh).
+Usage: tests/bench/deploy.py [path/to/skypanel] [rounds]
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "release", "skypanel")
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+IMAGES = ["skypanel-test/web:1", "skypanel-test/web:2"]
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw).stdout
+
+
+def answers(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+
+def raw_deploy(name, image):
+    """docker service create, then poll the task's host port until it answers."""
+    t = time.perf_counter()
+    sh("docker", "service", "create", "-q", "-d", "--name", name, "--endpoint-mode", "dnsrr",
+       "--publish", "mode=host,target=5000", "-e", "PORT=5000", "--label", "skypanel.bench=1", image)
+    while True:
+        out = sh("docker", "service", "ps", name, "--filter", "desired-state=running", "--format", "{{.ID}}")
+        for task in out.split():
+            info = json.loads(sh("docker", "inspect", task))
+            ports = (info[0].get("Status", {}).get("PortStatus") or {}).get("Ports") or []
+            if ports and answers(ports[0]["PublishedPort"]):
+                return time.perf_counter() - t
+        time.sleep(0.05)
+
+
+def main():
+    sh("sh", os.path.join(ROOT, "tests", "images", "build.sh"))
+    tmp = tempfile.mkdtemp(prefix="skypanel-bench-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKYPANEL_")}
+    env.update(HOME=tmp, SKYPANEL_DATA_DIR=os.path.join(tmp, "data"))
+    init = json.loads(sh(BIN, "admin", "init", "--json", env=env))
+    daemon = subprocess.Popen([BIN, "daemon", "--listen", "127.0.0.1:0", "--log-level", "warn"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    app = f"bench{os.getpid()}"
+    ours, raw = [], []
+    try:
+        url = daemon.stdout.readline().strip().rsplit(" ", 1)[-1]
+        env.update(SKYPANEL_SERVER=url, SKYPANEL_TOKEN=init["token"])
+        sh(BIN, "apps:create", app, env=env)
+        sh(BIN, "deploy", "-a", app, "--image", IMAGES[0], env=env)  # v1: the app exists and serves
+        for i in range(ROUNDS):  # interleaved, so noise hits both alike
+            name = f"bench-raw-{os.getpid()}-{i}"
+            try:
+                raw.append(raw_deploy(name, IMAGES[(i + 1) % 2]))
+            finally:
+                subprocess.run(["docker", "service", "rm", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            t = time.perf_counter()
+            sh(BIN, "deploy", "-a", app, "--image", IMAGES[(i + 1) % 2], env=env)
+            ours.append(time.perf_counter() - t)
+            time.sleep(2.5)  # let the previous release drain away, as a real deploy cadence would
+        sh(BIN, "apps:destroy", app, "--confirm", app, env=env)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+        out = subprocess.run(["docker", "service", "ls", "-q", "--filter", f"label=skypanel.instance={init['instance']}"],
+                             stdout=subprocess.PIPE, text=True).stdout.split()
+        if out:
+            subprocess.run(["docker", "service", "rm", *out], stdout=subprocess.DEVNULL)
+    m_ours, m_raw = statistics.median(ours), statistics.median(raw)
+    print(f"deploy to live, {ROUNDS} rounds ({time.strftime('%Y-%m-%d')}, {BIN})")
+    print(f"  skypanel deploy --image         median {m_ours * 1000:7.0f} ms   runs {[round(x * 1000) for x in ours]}")
+    print(f"  docker service create + polling median {m_raw * 1000:7.0f} ms   runs {[round(x * 1000) for x in raw]}")
+    print(f"  ratio {m_ours / m_raw:.2f}   (target <= 1.15: {'met' if m_ours / m_raw <= 1.15 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
