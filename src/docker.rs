@@ -529,3 +529,78 @@ impl Engine {
             })
     }
 }
+
+/// The repository under which the platform tags the images its releases run.
+pub fn app_repo(app: &str) -> String {
+    format!("skypanel/{app}")
+}
+
+impl Engine {
+    /// Tags `source` as `skypanel/APP:<12 hex of its id>` and returns that
+    /// reference: releases run the platform's own tag, which it may prune,
+    /// never the user's.
+    pub async fn tag_for_app(&self, source: &str, app: &str) -> Result<String> {
+        let img = self
+            .docker
+            .inspect_image(source)
+            .await
+            .map_err(|e| engine_err(&format!("inspect image {source}"), e))?;
+        let id = img.id.unwrap_or_default();
+        let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
+        let repo = app_repo(app);
+        let opts = bollard::query_parameters::TagImageOptionsBuilder::default()
+            .repo(&repo)
+            .tag(&short)
+            .build();
+        self.docker
+            .tag_image(source, Some(opts))
+            .await
+            .map_err(|e| engine_err(&format!("tag image {source}"), e))?;
+        Ok(format!("{repo}:{short}"))
+    }
+
+    /// Every tag the platform made for `app`.
+    pub async fn app_images(&self, app: &str) -> Result<Vec<String>> {
+        let repo = app_repo(app);
+        let filters: HashMap<String, Vec<String>> =
+            HashMap::from([("reference".to_string(), vec![repo.clone()])]);
+        let opts = bollard::query_parameters::ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_images(Some(opts))
+            .await
+            .map_err(|e| engine_err("list images", e))?;
+        Ok(list
+            .into_iter()
+            .flat_map(|i| i.repo_tags)
+            .filter(|t| t.starts_with(&format!("{repo}:")))
+            .collect())
+    }
+
+    /// Removes one tag (the image itself goes only when nothing else names it).
+    /// While a container of it is still stopping the engine refuses; that is
+    /// retried for a few seconds, then left for the next prune.
+    pub async fn untag(&self, reference: &str) -> Result<()> {
+        for _ in 0..20 {
+            match self
+                .docker
+                .remove_image(
+                    reference,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if is_status(&e, 404) => return Ok(()),
+                Err(e) if is_status(&e, 409) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await
+                }
+                Err(e) => return Err(engine_err(&format!("remove image {reference}"), e)),
+            }
+        }
+        Ok(())
+    }
+}

@@ -197,6 +197,9 @@ impl Runtime {
                     format!("release v{version} is live"),
                 )
                 .await;
+                if let Err(e) = self.prune_images(&engine, &app).await {
+                    tracing::warn!(app = %app.name, error = %e, "cannot prune old release images");
+                }
                 Ok(())
             }
             Err(reason) => {
@@ -543,6 +546,34 @@ impl Runtime {
         }
     }
 
+    /// Keeps the images of the newest `release_images_keep` releases (and the
+    /// live one); removes the app's other platform tags.
+    async fn prune_images(&self, engine: &Engine, app: &App) -> Result<()> {
+        let a = app.clone();
+        let keep: HashSet<String> =
+            self.store
+                .read(move |db| {
+                    let n = db.setting_i64("release_images_keep")?.max(1) as usize;
+                    let releases = db.releases(&a)?;
+                    Ok(releases
+                        .iter()
+                        .filter(|r| r.status != "failed")
+                        .take(n)
+                        .chain(releases.iter().filter(|r| {
+                            matches!(r.status.as_str(), "live" | "pending" | "deploying")
+                        }))
+                        .map(|r| r.image.clone())
+                        .collect())
+                })
+                .await?;
+        for tag in engine.app_images(&app.name).await? {
+            if !keep.contains(&tag) {
+                engine.untag(&tag).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Removes every service of the app (for `apps:destroy`).
     pub async fn destroy(&self, app: &App) -> Result<()> {
         let lock = self.app_lock(app.id);
@@ -556,6 +587,9 @@ impl Runtime {
             .await?
         {
             engine.remove_service(&s.id).await?;
+        }
+        for tag in engine.app_images(&app.name).await? {
+            engine.untag(&tag).await?;
         }
         Ok(())
     }

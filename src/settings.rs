@@ -242,6 +242,27 @@ pub const DEFS: &[Def] = &[
         "Most deployments one organization may start in an hour (0: no limit).",
     ),
     def(
+        "release_images_keep",
+        "swarm",
+        Kind::Int { min: 1, max: 1000 },
+        "5",
+        "Images of this many newest releases of an app are kept; older ones are removed.",
+    ),
+    def(
+        "node_monitor_interval_s",
+        "swarm",
+        Kind::Int { min: 1, max: 3600 },
+        "30",
+        "Seconds between two checks of the Swarm's nodes.",
+    ),
+    optional(def(
+        "alert_webhook_url",
+        "alerts",
+        Kind::Url,
+        "",
+        "Where node down/up alerts are POSTed as JSON.",
+    )),
+    def(
         "default_plan",
         "plans",
         Kind::Plan,
@@ -368,6 +389,9 @@ mod tests {
             "max_apps_per_org",
             "max_deployments_per_hour",
             "default_plan",
+            "release_images_keep",
+            "node_monitor_interval_s",
+            "alert_webhook_url",
         ] {
             assert!(lookup(key).is_ok(), "{key}");
         }

@@ -260,3 +260,58 @@ fn orgs_cannot_reach_each_others_apps() {
     let other = reach(&format!("sp-{b}-web-v1"));
     assert_eq!(other, "", "another org's app must not be reachable");
 }
+
+#[test]
+fn old_release_images_are_pruned_and_destroy_removes_the_rest() {
+    ensure_images();
+    let d = Daemon::start();
+    let app = unique("trim");
+    d.admin()
+        .ok(&["admin", "settings:set", "release_images_keep", "1"]);
+    d.admin().ok(&["apps:create", &app]);
+    d.admin()
+        .ok(&["deploy", "-a", &app, "--image", "skypanel-test/web:1"]);
+    d.admin()
+        .ok(&["deploy", "-a", &app, "--image", "skypanel-test/web:2"]);
+    let tags = |app: &str| -> Vec<String> {
+        docker(&[
+            "images",
+            &format!("skypanel/{app}"),
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ])
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+    };
+    let releases = d.admin().json(&["releases", "-a", &app, "--json"]);
+    let live_image = releases[0]["image"].as_str().expect("image").to_string();
+    assert!(
+        live_image.starts_with(&format!("skypanel/{app}:")),
+        "releases run the platform's own tag: {live_image}"
+    );
+    // Pruning follows the drain of the old release.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tags(&app) != vec![live_image.clone()] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only the newest release's image is kept: {:?}",
+            tags(&app)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    // The user's own tags are untouched.
+    assert!(
+        !docker(&["images", "-q", "skypanel-test/web:1"])
+            .trim()
+            .is_empty()
+    );
+    let err = d.admin().fails(&["releases:rollback", "-a", &app, "v1"]);
+    assert!(err.contains("is no longer on this server"), "{err}");
+    d.admin().ok(&["apps:destroy", &app, "--confirm", &app]);
+    assert!(
+        tags(&app).is_empty(),
+        "destroy leaves no image of the app: {:?}",
+        tags(&app)
+    );
+}

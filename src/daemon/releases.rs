@@ -134,6 +134,8 @@ pub async fn deploy(
         ))
         .into());
     }
+    let image = engine.tag_for_app(&req.image, &app.name).await?;
+    let source = req.image.clone();
     let by = caller.user.email.clone();
     let r = state
         .store
@@ -146,14 +148,7 @@ pub async fn deploy(
                 db.set_formation(&app, &formation)?;
             }
             let config = db.config(&app)?;
-            release_and_queue(
-                db,
-                &app,
-                &req.image,
-                &config,
-                &format!("Deploy {}", req.image),
-                &by,
-            )
+            release_and_queue(db, &app, &image, &config, &format!("Deploy {source}"), &by)
         })
         .await?;
     state.jobs_wake.notify_one();
