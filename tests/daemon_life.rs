@@ -166,3 +166,39 @@ fn init_with_key_from_environment_writes_no_key_file() {
     let err = refused_start(dir.path(), "127.0.0.1:0", &data, None);
     assert!(err.contains("SKYPANEL_ENCRYPTION_KEY"), "{err}");
 }
+
+#[test]
+fn init_without_an_engine_says_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let out = clean_command(dir.path())
+        .args(["admin", "init", "--data-dir"])
+        .arg(&data)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("init");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach the Docker engine") && err.contains("apt-get install docker.io"),
+        "{err}"
+    );
+    assert!(
+        !data.exists(),
+        "nothing is created when the engine is missing"
+    );
+    // --skip-docker sets up the database alone.
+    let out = clean_command(dir.path())
+        .args(["admin", "init", "--skip-docker", "--json", "--data-dir"])
+        .arg(&data)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(r["swarm"].is_null() && r["token"].is_string(), "{r}");
+}
