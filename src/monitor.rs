@@ -1,8 +1,8 @@
 //! The node manager (the seeds' `NodeManagerService`): every
 //! `node_monitor_interval_s` the Swarm's nodes are recorded with their status,
 //! availability, capacity and reservations. A node that goes down, comes
-//! back, or changes availability raises an event, and for down/up an HTTP
-//! POST (JSON) to `alert_webhook_url` when it is set. The local node is
+//! back, or changes availability raises an event and an HTTP POST (JSON) to
+//! `alert_webhook_url` when it is set. The local node is
 //! registered when the daemon starts.
 
 use std::sync::Arc;
@@ -100,7 +100,7 @@ pub async fn check_nodes(rt: &Runtime, store: &Store) -> Result<Vec<Node>> {
         alerts.extend(
             raised
                 .into_iter()
-                .filter(|(_, kind, _)| kind == "node_down" || kind == "node_up")
+                .filter(|(_, kind, _)| kind != "node_registered")
                 .map(|a| (n.hostname.clone(), a)),
         );
         out.push(n);

@@ -29,6 +29,8 @@ pub struct Runtime {
     healthy: Mutex<HashSet<String>>,
     /// Tasks on their way out: no longer backends, still finishing requests.
     draining: Mutex<HashSet<String>>,
+    /// Failed tasks already reported as restarted.
+    reported: Mutex<HashSet<String>>,
     engine: tokio::sync::Mutex<Option<Engine>>,
     locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -57,6 +59,7 @@ impl Runtime {
             store,
             healthy: Mutex::new(HashSet::new()),
             draining: Mutex::new(HashSet::new()),
+            reported: Mutex::new(HashSet::new()),
             engine: tokio::sync::Mutex::new(None),
             locks: Mutex::new(HashMap::new()),
         })
@@ -869,6 +872,42 @@ impl Runtime {
                 self.event("warning", "reconcile", Some(&app), why.clone())
                     .await;
                 actions.push(why);
+            }
+        }
+        // Tasks of live releases that Swarm had to replace since the last look.
+        for (app, live, ..) in &plan {
+            let Some(live) = live else { continue };
+            let v = live.version.to_string();
+            for svc in engine
+                .services(&[
+                    (docker::INSTANCE, self.store.instance_id()),
+                    (docker::APP, &app.name),
+                    (docker::RELEASE, &v),
+                ])
+                .await?
+            {
+                for t in engine.tasks(&svc.id).await? {
+                    if !matches!(t.state.as_str(), "failed" | "rejected") {
+                        continue;
+                    }
+                    let new = self
+                        .reported
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(t.id.clone());
+                    if new {
+                        let why = t.error.clone().unwrap_or_else(|| t.state.clone());
+                        let msg = format!(
+                            "task {} of {} ({}) stopped: {why}; Swarm started a new one",
+                            short(&t.id),
+                            app.name,
+                            svc.name
+                        );
+                        self.event("warning", "task_restarted", Some(&app.name), msg.clone())
+                            .await;
+                        actions.push(msg);
+                    }
+                }
             }
         }
         for (app, live, formation, stopped, _) in &plan {

@@ -1,9 +1,47 @@
 //! The node manager against the real Swarm: the local node is registered with
 //! real capacity, and draining and activating it show up in `admin events`.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
 use serde_json::Value;
 
 use crate::common::Daemon;
+
+/// A webhook receiver: records each POSTed JSON body and answers 200.
+fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&got);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn);
+            let mut len = 0usize;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0u8; len];
+            if reader.read_exact(&mut body).is_ok() {
+                if let Ok(v) = serde_json::from_slice(&body) {
+                    sink.lock().expect("lock").push(v);
+                }
+            }
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
 
 #[test]
 fn nodes_show_capacity_and_availability_changes_raise_events() {
@@ -50,6 +88,9 @@ fn nodes_show_capacity_and_availability_changes_raise_events() {
         events(&d)
     );
 
+    let (hook, received) = receiver();
+    d.admin()
+        .ok(&["admin", "settings:set", "alert_webhook_url", &hook]);
     let drained = d.admin().json(&["admin", "nodes:drain", &host, "--json"]);
     let activated = d
         .admin()
@@ -67,6 +108,31 @@ fn nodes_show_capacity_and_availability_changes_raise_events() {
             .any(|(k, m)| k == "node_availability" && m.contains("now active")),
         "{ev:?}"
     );
+
+    // The alert webhook got both changes as JSON.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = received.lock().expect("lock").clone();
+        let msgs: Vec<String> = got
+            .iter()
+            .map(|v| format!("{} {} {}", v["event"], v["node"], v["message"]))
+            .collect();
+        if msgs.iter().any(|m| m.contains("now drain"))
+            && msgs.iter().any(|m| m.contains("now active"))
+        {
+            assert!(
+                got.iter()
+                    .all(|v| v["event"] == "node_availability" && v["node"] == host.as_str()),
+                "{got:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the webhook did not receive both alerts: {msgs:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 
     let join = d.admin().ok(&["admin", "nodes:join-command"]);
     assert!(

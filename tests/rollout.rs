@@ -246,6 +246,32 @@ fn reconciliation_recreates_missing_services_and_removes_orphans() {
         events.contains("recreated web") && events.contains(&orphan),
         "{events}"
     );
+    // A live task that dies is replaced by Swarm and reported.
+    let container = docker(&["ps", "-q", "--filter", &format!("label=skypanel.app={app}")]);
+    let container = container
+        .split_whitespace()
+        .next()
+        .expect("a running container")
+        .to_string();
+    docker(&["kill", &container]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let actions = d
+            .admin()
+            .json(&["admin", "reconcile", "--json"])
+            .to_string();
+        if actions.contains("Swarm started a new one") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed task was never reported: {actions}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let events = d.admin().json(&["admin", "events", "--json"]).to_string();
+    assert!(events.contains("task_restarted"), "{events}");
+    wait_backends(&d, &d.admin_token, &app, |b| b.len() == 1);
     // Once mended, there is nothing more to do.
     assert_eq!(
         d.admin().json(&["admin", "reconcile", "--json"]),
