@@ -82,6 +82,14 @@ def main():
                              stdout=subprocess.PIPE, text=True).stdout.split()
         if out:
             subprocess.run(["docker", "service", "rm", *out], stdout=subprocess.DEVNULL)
+        nets = subprocess.run(["docker", "network", "ls", "-q", "--filter", f"label=skypanel.instance={init['instance']}"],
+                              stdout=subprocess.PIPE, text=True).stdout.split()
+        for net in nets:
+            for _ in range(60):  # tasks take a moment to leave the network
+                if subprocess.run(["docker", "network", "rm", net], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL).returncode == 0:
+                    break
+                time.sleep(0.5)
     m_ours, m_raw = statistics.median(ours), statistics.median(raw)
     print(f"deploy to live, {ROUNDS} rounds ({time.strftime('%Y-%m-%d')}, {BIN})")
     print(f"  skypanel deploy --image         median {m_ours * 1000:7.0f} ms   runs {[round(x * 1000) for x in ours]}")

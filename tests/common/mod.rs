@@ -263,6 +263,27 @@ impl Drop for Daemon {
                 std::thread::sleep(std::time::Duration::from_millis(500));
             }
         }
+        // Image tags of apps the test did not destroy.
+        if let Ok(db) = rusqlite::Connection::open_with_flags(
+            self.data_dir().join("skypanel.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        ) {
+            let names: Vec<String> = db
+                .prepare("SELECT name FROM apps")
+                .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+                .unwrap_or_default();
+            for name in names {
+                let tags = docker(&[
+                    "images",
+                    &format!("skypanel/{name}"),
+                    "--format",
+                    "{{.Repository}}:{{.Tag}}",
+                ]);
+                for tag in tags.split_whitespace() {
+                    docker(&["rmi", tag]);
+                }
+            }
+        }
     }
 }
 
