@@ -244,6 +244,8 @@ pub struct Task {
     pub node: String,
     /// The host port Docker gave the task (web only).
     pub port: Option<u16>,
+    /// Passed a check and is a live backend (web tasks of the live release).
+    pub healthy: bool,
     pub error: Option<String>,
 }
 

@@ -37,6 +37,9 @@ fn deploy_config_scale_rollback_destroy() {
         env_of(&b[0]).contains("PORT=5000"),
         "PORT is set in the container"
     );
+    let ps = d.admin().json(&["ps", "-a", &app, "--json"]);
+    assert_eq!(ps["processes"][0]["tasks"][0]["healthy"], true, "{ps}");
+    assert!(d.admin().ok(&["ps", "-a", &app]).contains("healthy"));
 
     // The plan's limits are on the service.
     let svc = inspect(&format!("sp-{app}-web-v1"));

@@ -184,13 +184,20 @@ pub async fn ps(a: PsArgs) -> Result<()> {
                     p.name, p.running, p.desired
                 ));
                 output::table(
-                    ["task", "state", "node", "port"],
+                    ["task", "state", "health", "node", "port"],
                     p.tasks.iter().map(|t| {
                         [
                             format!("{}.{}", p.name, t.slot),
                             match &t.error {
                                 Some(e) => format!("{} ({e})", t.state),
                                 None => t.state.clone(),
+                            },
+                            if t.healthy {
+                                "healthy".into()
+                            } else if p.name == "web" {
+                                "not checked".into()
+                            } else {
+                                "-".into()
                             },
                             t.node.clone(),
                             t.port.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),

@@ -254,12 +254,14 @@ pub async fn ps(S(state): S<State>, caller: Caller, Path(name): Path<String>) ->
                 backends: vec![],
             }));
         };
+        let live_backends = state.runtime.backends(&app, &live).await?;
         let mut processes = Vec::new();
         for (name, desired, tasks) in state.runtime.processes(&app, &live).await? {
             let running = tasks.iter().filter(|(t, _)| t.running()).count() as i64;
             let tasks = tasks
                 .into_iter()
                 .map(|(t, addr)| api::Task {
+                    healthy: live_backends.iter().any(|b| b.task == t.id),
                     id: t.id,
                     slot: t.slot,
                     state: t.state,
@@ -275,10 +277,7 @@ pub async fn ps(S(state): S<State>, caller: Caller, Path(name): Path<String>) ->
                 tasks,
             });
         }
-        let backends: Vec<String> = state
-            .runtime
-            .backends(&app, &live)
-            .await?
+        let backends: Vec<String> = live_backends
             .into_iter()
             .map(|b| format!("{}:{}", b.addr, b.port))
             .collect();
