@@ -76,6 +76,25 @@ impl Runtime {
         Ok(engine)
     }
 
+    /// This installation's services of `app`, or of its release `version`.
+    /// Every lookup goes through here, so none forgets the instance label.
+    async fn app_services(
+        &self,
+        engine: &Engine,
+        app: &str,
+        version: Option<i64>,
+    ) -> Result<Vec<docker::ServiceInfo>> {
+        let v = version.map(|v| v.to_string());
+        let mut labels = vec![
+            (docker::INSTANCE, self.store.instance_id()),
+            (docker::APP, app),
+        ];
+        if let Some(v) = &v {
+            labels.push((docker::RELEASE, v));
+        }
+        engine.services(&labels).await
+    }
+
     fn app_lock(&self, app_id: i64) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(locks.entry(app_id).or_default())
@@ -166,13 +185,8 @@ impl Runtime {
             .await?;
         let engine = self.engine().await?;
         // Leftovers of an attempt that was interrupted.
-        let v = current.version.to_string();
-        for s in engine
-            .services(&[
-                (docker::INSTANCE, self.store.instance_id()),
-                (docker::APP, &app.name),
-                (docker::RELEASE, &v),
-            ])
+        for s in self
+            .app_services(&engine, &app.name, Some(current.version))
             .await?
         {
             engine.remove_service(&s.id).await?;
@@ -327,13 +341,7 @@ impl Runtime {
         process: Option<&str>,
     ) -> Result<()> {
         let mut doomed = Vec::new();
-        for s in engine
-            .services(&[
-                (docker::INSTANCE, self.store.instance_id()),
-                (docker::APP, &app.name),
-            ])
-            .await?
-        {
+        for s in self.app_services(engine, &app.name, None).await? {
             if keep.contains(&s.id)
                 || process
                     .is_some_and(|p| s.labels.get(docker::PROCESS).map(String::as_str) != Some(p))
@@ -478,6 +486,7 @@ impl Runtime {
         let mut healthy: Vec<String> = Vec::new();
         let mut failures: HashMap<String, i64> = HashMap::new();
         let mut last = String::from("no task started");
+        let mut nodes = NodeAddrs::default();
         loop {
             let mut probed_and_failed = false;
             let tasks = engine.tasks(service).await.map_err(|e| e.to_string())?;
@@ -504,8 +513,8 @@ impl Runtime {
                     continue;
                 }
                 let Some(port) = t.port else { continue };
-                let addr = engine
-                    .node_addr(&t.node_id)
+                let addr = nodes
+                    .get(engine, &t.node_id)
                     .await
                     .map_err(|e| e.to_string())?;
                 match probe(&addr, port, checks).await {
@@ -582,13 +591,7 @@ impl Runtime {
         let lock = self.app_lock(app.id);
         let _guard = lock.lock().await;
         let engine = self.engine().await?;
-        for s in engine
-            .services(&[
-                (docker::INSTANCE, self.store.instance_id()),
-                (docker::APP, &app.name),
-            ])
-            .await?
-        {
+        for s in self.app_services(&engine, &app.name, None).await? {
             engine.remove_service(&s.id).await?;
         }
         for tag in engine.app_images(&app.name).await? {
@@ -598,20 +601,12 @@ impl Runtime {
     }
 
     /// The services of the live release, with their tasks.
-    pub async fn processes(
-        &self,
-        app: &App,
-        live: &Release,
-    ) -> Result<Vec<(String, u64, Vec<(TaskInfo, String)>)>> {
+    pub async fn processes(&self, app: &App, live: &Release) -> Result<Processes> {
         let engine = self.engine().await?;
-        let v = live.version.to_string();
+        let mut nodes = NodeAddrs::default();
         let mut out = Vec::new();
-        let mut services = engine
-            .services(&[
-                (docker::INSTANCE, self.store.instance_id()),
-                (docker::APP, &app.name),
-                (docker::RELEASE, &v),
-            ])
+        let mut services = self
+            .app_services(&engine, &app.name, Some(live.version))
             .await?;
         services.sort_by(|a, b| a.name.cmp(&b.name));
         for s in services {
@@ -621,11 +616,7 @@ impl Runtime {
                 if t.desired != "running" && t.state != "running" {
                     continue;
                 }
-                let addr = if t.node_id.is_empty() {
-                    String::new()
-                } else {
-                    engine.node_addr(&t.node_id).await?
-                };
+                let addr = nodes.get(&engine, &t.node_id).await?;
                 tasks.push((t, addr));
             }
             out.push((process, s.replicas, tasks));
@@ -658,6 +649,12 @@ impl Runtime {
     /// check. A task not checked yet (after a scale-up or a daemon restart) is
     /// checked once here, briefly, and left out until it passes.
     pub async fn backends(&self, app: &App, live: &Release) -> Result<Vec<Backend>> {
+        let processes = self.processes(app, live).await?;
+        self.backends_in(app, &processes).await
+    }
+
+    /// Like [`Runtime::backends`], from tasks already fetched with [`Runtime::processes`].
+    pub async fn backends_in(&self, app: &App, processes: &Processes) -> Result<Vec<Backend>> {
         let id = app.id;
         let checks = self
             .store
@@ -669,7 +666,7 @@ impl Runtime {
             ..checks
         };
         let mut out = Vec::new();
-        for (process, _, tasks) in self.processes(app, live).await? {
+        for (process, _, tasks) in processes {
             if process != "web" {
                 continue;
             }
@@ -678,15 +675,15 @@ impl Runtime {
                     continue;
                 };
                 if !self.is_healthy(&t.id) {
-                    if probe(&addr, port, &quick).await.is_err() {
+                    if probe(addr, port, &quick).await.is_err() {
                         continue;
                     }
                     self.mark_healthy(&t.id);
                 }
                 out.push(Backend {
-                    addr,
+                    addr: addr.clone(),
                     port,
-                    task: t.id,
+                    task: t.id.clone(),
                 });
             }
         }
@@ -717,13 +714,8 @@ impl Runtime {
         changes: &store::Formation,
     ) -> Result<()> {
         let engine = self.engine().await?;
-        let v = live.version.to_string();
-        let services = engine
-            .services(&[
-                (docker::INSTANCE, self.store.instance_id()),
-                (docker::APP, &app.name),
-                (docker::RELEASE, &v),
-            ])
+        let services = self
+            .app_services(&engine, &app.name, Some(live.version))
             .await?;
         for (process, count) in changes {
             match services
@@ -754,6 +746,28 @@ impl Runtime {
         Ok(())
     }
 }
+
+/// Node addresses looked up once per call instead of once per task.
+#[derive(Default)]
+struct NodeAddrs(HashMap<String, String>);
+
+impl NodeAddrs {
+    async fn get(&mut self, engine: &Engine, node_id: &str) -> Result<String> {
+        if node_id.is_empty() {
+            return Ok(String::new());
+        }
+        if let Some(a) = self.0.get(node_id) {
+            return Ok(a.clone());
+        }
+        let a = engine.node_addr(node_id).await?;
+        self.0.insert(node_id.to_string(), a.clone());
+        Ok(a)
+    }
+}
+
+/// The live release's services: process type, desired replicas, and the
+/// tasks meant to run (or still running) with their node addresses.
+pub type Processes = Vec<(String, u64, Vec<(TaskInfo, String)>)>;
 
 fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
@@ -877,13 +891,8 @@ impl Runtime {
         // Tasks of live releases that Swarm had to replace since the last look.
         for (app, live, ..) in &plan {
             let Some(live) = live else { continue };
-            let v = live.version.to_string();
-            for svc in engine
-                .services(&[
-                    (docker::INSTANCE, self.store.instance_id()),
-                    (docker::APP, &app.name),
-                    (docker::RELEASE, &v),
-                ])
+            for svc in self
+                .app_services(&engine, &app.name, Some(live.version))
                 .await?
             {
                 for t in engine.tasks(&svc.id).await? {
@@ -919,13 +928,8 @@ impl Runtime {
             let Ok(_guard) = lock.try_lock() else {
                 continue;
             };
-            let v = live.version.to_string();
-            let have = engine
-                .services(&[
-                    (docker::INSTANCE, self.store.instance_id()),
-                    (docker::APP, &app.name),
-                    (docker::RELEASE, &v),
-                ])
+            let have = self
+                .app_services(&engine, &app.name, Some(live.version))
                 .await?;
             let mut missing = formation.clone();
             missing.retain(|p, n| {

@@ -254,9 +254,10 @@ pub async fn ps(S(state): S<State>, caller: Caller, Path(name): Path<String>) ->
                 backends: vec![],
             }));
         };
-        let live_backends = state.runtime.backends(&app, &live).await?;
+        let current = state.runtime.processes(&app, &live).await?;
+        let live_backends = state.runtime.backends_in(&app, &current).await?;
         let mut processes = Vec::new();
-        for (name, desired, tasks) in state.runtime.processes(&app, &live).await? {
+        for (name, desired, tasks) in current {
             let running = tasks.iter().filter(|(t, _)| t.running()).count() as i64;
             let tasks = tasks
                 .into_iter()
