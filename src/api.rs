@@ -328,3 +328,69 @@ pub struct JoinCommand {
     pub role: String,
     pub command: String,
 }
+
+/// One build (a push to the deploy branch).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Build {
+    pub number: i64,
+    /// dockerfile or herokuish.
+    pub builder: String,
+    pub commit: String,
+    pub branch: String,
+    /// building, succeeded, failed or canceled.
+    pub status: String,
+    pub reason: Option<String>,
+    /// The release it made (vN), once it made one.
+    pub release: Option<i64>,
+    pub created_by: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_s: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BuildOutput {
+    pub build: Build,
+    pub output: String,
+}
+
+/// How an app is built and which branch deploys.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BuildSettings {
+    /// auto, dockerfile or herokuish.
+    pub builder: String,
+    /// The branch whose pushes deploy; None means main or master.
+    pub deploy_branch: Option<String>,
+    pub git_url: String,
+}
+
+/// `PATCH /apps/{app}/build-settings`: fields left out stay; an empty
+/// `deploy_branch` goes back to the default.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct BuildSettingsUpdate {
+    pub builder: Option<String>,
+    pub deploy_branch: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Canceled {
+    /// Whether a running build was stopped.
+    pub canceled: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CachePurged {
+    pub caches: usize,
+}
+
+/// What the pre-receive hook reports to the daemon.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HookPush {
+    /// `[old, new, ref]` per updated ref, as git gives them on stdin.
+    pub updates: Vec<[String; 3]>,
+    /// `GIT_QUARANTINE_PATH`: where the pushed objects wait until accepted.
+    pub quarantine: Option<String>,
+}
+
+/// The last line of the hook's answer: `\u{1}exit N`.
+pub const HOOK_EXIT: &str = "\u{1}exit ";

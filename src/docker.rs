@@ -59,6 +59,8 @@ pub struct ServiceDef {
     /// The container port to publish in host mode (web processes only).
     pub port: Option<u16>,
     pub network: String,
+    /// Replaces the image's CMD (Procfile commands); `None` runs the image's own.
+    pub command: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -234,6 +236,7 @@ impl Engine {
             task_template: Some(TaskSpec {
                 container_spec: Some(TaskSpecContainerSpec {
                     image: Some(def.image.clone()),
+                    args: def.command.clone(),
                     env: Some(def.env.clone()),
                     labels: Some(def.labels.clone()),
                     // tini as PID 1: the app gets SIGTERM on stop like on Heroku,
@@ -602,5 +605,251 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// Streams a file as a request body, chunk by chunk.
+fn file_body(
+    file: tokio::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> + Send + 'static {
+    use tokio::io::AsyncReadExt;
+    futures_util::stream::unfold(file, |mut f| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(axum::body::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    })
+}
+
+/// Limits of a build or one-off container: 0 means none.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    pub memory_mb: i64,
+    pub cpu_millis: i64,
+}
+
+/// A one-off container: a buildpack build or a release command.
+#[derive(Clone, Debug, Default)]
+pub struct RunDef {
+    pub name: String,
+    pub image: String,
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub binds: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub limits: Limits,
+    pub network: Option<String>,
+}
+
+impl Engine {
+    /// Builds an image from the build context at `context` (a tar file) and
+    /// tags it `tag`. Each output line goes to `line` as it comes. The outer
+    /// error is the engine failing; the inner one the build failing.
+    pub async fn build_image(
+        &self,
+        context: &std::path::Path,
+        tag: &str,
+        labels: &HashMap<String, String>,
+        limits: Limits,
+        mut line: impl FnMut(&str),
+    ) -> Result<std::result::Result<(), String>> {
+        use futures_util::StreamExt;
+        let mut b = bollard::query_parameters::BuildImageOptionsBuilder::default()
+            .t(tag)
+            .rm(true)
+            .forcerm(true)
+            .labels(labels);
+        if limits.memory_mb > 0 {
+            let bytes = (limits.memory_mb * 1024 * 1024).min(i32::MAX as i64) as i32;
+            b = b.memory(bytes).memswap(-1);
+        }
+        if limits.cpu_millis > 0 {
+            b = b
+                .cpuperiod(100_000)
+                .cpuquota((limits.cpu_millis * 100).min(i32::MAX as i64) as i32);
+        }
+        let file = tokio::fs::File::open(context).await?;
+        let mut stream = self.docker.build_image(
+            b.build(),
+            None,
+            Some(bollard::body_try_stream(file_body(file))),
+        );
+        let mut partial = String::new();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                        return Ok(Err(err.trim().to_string()));
+                    }
+                    if let Some(s) = info.stream {
+                        partial.push_str(&s);
+                        while let Some(i) = partial.find('\n') {
+                            let l: String = partial.drain(..=i).collect();
+                            line(l.trim_end());
+                        }
+                    }
+                }
+                Err(bollard::errors::Error::DockerStreamError { error }) => {
+                    return Ok(Err(error.trim().to_string()));
+                }
+                Err(e) => return Err(engine_err("build an image", e)),
+            }
+        }
+        if !partial.trim().is_empty() {
+            line(partial.trim_end());
+        }
+        Ok(Ok(()))
+    }
+
+    pub async fn create_container(&self, def: &RunDef) -> Result<String> {
+        use bollard::models::{ContainerCreateBody, HostConfig};
+        let mut host = HostConfig {
+            binds: (!def.binds.is_empty()).then(|| def.binds.clone()),
+            network_mode: def.network.clone(),
+            init: Some(true),
+            ..Default::default()
+        };
+        if def.limits.memory_mb > 0 {
+            host.memory = Some(def.limits.memory_mb * 1024 * 1024);
+        }
+        if def.limits.cpu_millis > 0 {
+            host.nano_cpus = Some(def.limits.cpu_millis * 1_000_000);
+        }
+        let body = ContainerCreateBody {
+            image: Some(def.image.clone()),
+            cmd: def.cmd.clone(),
+            env: Some(def.env.clone()),
+            labels: Some(def.labels.clone()),
+            host_config: Some(host),
+            ..Default::default()
+        };
+        let opts = bollard::query_parameters::CreateContainerOptionsBuilder::default()
+            .name(&def.name)
+            .build();
+        let r = self
+            .docker
+            .create_container(Some(opts), body)
+            .await
+            .map_err(|e| engine_err(&format!("create container {}", def.name), e))?;
+        Ok(r.id)
+    }
+
+    /// Unpacks the tar file `archive` into the (created) container at `path`.
+    pub async fn upload(&self, id: &str, path: &str, archive: &std::path::Path) -> Result<()> {
+        let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let file = tokio::fs::File::open(archive).await?;
+        self.docker
+            .upload_to_container(id, Some(opts), bollard::body_try_stream(file_body(file)))
+            .await
+            .map_err(|e| engine_err("copy files into a container", e))
+    }
+
+    /// Writes a tar of `path` in the container to the file `dest`; `false`
+    /// when the path does not exist.
+    pub async fn download(&self, id: &str, path: &str, dest: &std::path::Path) -> Result<bool> {
+        use futures_util::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = self.docker.download_from_container(id, Some(opts));
+        let mut out = tokio::fs::File::create(dest).await?;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(b) => out.write_all(&b).await?,
+                Err(e) if is_status(&e, 404) => return Ok(false),
+                Err(e) => return Err(engine_err("copy files out of a container", e)),
+            }
+        }
+        out.flush().await?;
+        Ok(true)
+    }
+
+    /// Starts the container, passes each line it prints to `line` until it
+    /// exits, and returns its exit code.
+    pub async fn run_to_end(&self, id: &str, mut line: impl FnMut(&str)) -> Result<i64> {
+        use futures_util::StreamExt;
+        self.docker
+            .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+            .await
+            .map_err(|e| engine_err("start a container", e))?;
+        let opts = bollard::query_parameters::LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = self.docker.logs(id, Some(opts));
+        let mut partial = String::new();
+        while let Some(item) = logs.next().await {
+            let Ok(out) = item else { break };
+            partial.push_str(&String::from_utf8_lossy(&out.into_bytes()));
+            while let Some(i) = partial.find('\n') {
+                let l: String = partial.drain(..=i).collect();
+                line(l.trim_end_matches(['\r', '\n']));
+            }
+        }
+        if !partial.is_empty() {
+            line(&partial);
+        }
+        let mut wait = self
+            .docker
+            .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+        let code = match wait.next().await {
+            Some(Ok(r)) => r.status_code,
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(e)) => return Err(engine_err("wait for a container", e)),
+            None => -1,
+        };
+        Ok(code)
+    }
+
+    pub async fn remove_container(&self, id: &str) -> Result<()> {
+        let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(engine_err("remove a container", e)),
+        }
+    }
+
+    /// Containers with all of `labels` (one-off containers left by a crash).
+    pub async fn containers(&self, labels: &[(&str, &str)]) -> Result<Vec<String>> {
+        let filters: HashMap<String, Vec<String>> = HashMap::from([(
+            "label".to_string(),
+            labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        )]);
+        let opts = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| engine_err("list containers", e))?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// Adds another tag to an image.
+    pub async fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<()> {
+        let opts = bollard::query_parameters::TagImageOptionsBuilder::default()
+            .repo(repo)
+            .tag(tag)
+            .build();
+        self.docker
+            .tag_image(source, Some(opts))
+            .await
+            .map_err(|e| engine_err(&format!("tag image {source}"), e))
     }
 }

@@ -46,6 +46,12 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Internal(format!("I/O error: {e}"))
+    }
+}
+
 /// Shorthand constructors keep call sites on one line.
 pub fn invalid(msg: impl Into<String>) -> Error {
     Error::Invalid(msg.into())

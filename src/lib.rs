@@ -3,11 +3,14 @@
 //! (`daemon`). See docs/ARCHITECTURE.md for the code map and invariants.
 
 pub mod api;
+pub mod artifacts;
+pub mod build;
 pub mod cli;
 pub mod crypto;
 pub mod daemon;
 pub mod docker;
 pub mod error;
+pub mod git;
 pub mod init;
 pub mod jobs;
 pub mod monitor;

@@ -33,6 +33,9 @@ pub struct Runtime {
     reported: Mutex<HashSet<String>>,
     engine: tokio::sync::Mutex<Option<Engine>>,
     locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    /// Listeners to a release's rollout (a push waiting for its deploy).
+    progress: Mutex<HashMap<i64, tokio::sync::mpsc::UnboundedSender<String>>>,
+    data_dir: std::path::PathBuf,
 }
 
 /// A live, running web task the router may send traffic to.
@@ -54,7 +57,7 @@ pub fn org_network(instance: &str, org: &str) -> String {
 }
 
 impl Runtime {
-    pub fn new(store: Store) -> Arc<Runtime> {
+    pub fn new(store: Store, data_dir: std::path::PathBuf) -> Arc<Runtime> {
         Arc::new(Runtime {
             store,
             healthy: Mutex::new(HashSet::new()),
@@ -62,7 +65,25 @@ impl Runtime {
             reported: Mutex::new(HashSet::new()),
             engine: tokio::sync::Mutex::new(None),
             locks: Mutex::new(HashMap::new()),
+            progress: Mutex::new(HashMap::new()),
+            data_dir,
         })
+    }
+
+    /// Lines describing the rollout of release `release_id` as it goes.
+    pub fn watch(&self, release_id: i64) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        p.retain(|_, tx| !tx.is_closed());
+        p.insert(release_id, tx);
+        rx
+    }
+
+    fn say(&self, release_id: i64, line: String) {
+        let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = p.get(&release_id) {
+            let _ = tx.send(line);
+        }
     }
 
     /// The engine, connected on first use and reused after.
@@ -95,7 +116,8 @@ impl Runtime {
         engine.services(&labels).await
     }
 
-    fn app_lock(&self, app_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+    /// Held while an app's services or image tags change.
+    pub fn app_lock(&self, app_id: i64) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(locks.entry(app_id).or_default())
     }
@@ -195,12 +217,48 @@ impl Runtime {
         if stopped {
             formation.values_mut().for_each(|n| *n = 0);
         }
+        let prepared = match self.ensure_image(&engine, &app, current.clone()).await? {
+            Ok(r) => match self.release_command(&engine, &app, &r).await? {
+                Ok(()) => Ok(r),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let current = match prepared {
+            Ok(r) => r,
+            Err(reason) => {
+                self.say(
+                    rid,
+                    format!("Release v{} failed: {reason}", current.version),
+                );
+                self.store
+                    .write(move |db| db.mark_release(rid, "failed", Some(&reason), store::now()))
+                    .await?;
+                self.event(
+                    "error",
+                    "deploy_failed",
+                    Some(&app.name),
+                    format!("release v{} failed", current.version),
+                )
+                .await;
+                return Ok(());
+            }
+        };
+        let shown: Vec<String> = formation
+            .iter()
+            .map(|(p, n)| format!("{p} ({n} {})", if *n == 1 { "replica" } else { "replicas" }))
+            .collect();
+        self.say(rid, format!("Deploying {}", shown.join(", ")));
         match self
             .start_set(&engine, &app, &current, &formation, "")
             .await?
         {
             Ok(new) => {
                 let version = current.version;
+                self.say(
+                    rid,
+                    format!("Release v{version} is healthy; taking traffic"),
+                );
                 self.store
                     .write(move |db| db.promote_release(&current, store::now()))
                     .await?;
@@ -220,6 +278,10 @@ impl Runtime {
                 Ok(())
             }
             Err(reason) => {
+                self.say(
+                    rid,
+                    format!("Release v{} failed its checks: {reason}", current.version),
+                );
                 tracing::warn!(app = %app.name, %reason, "release failed its checks");
                 self.store
                     .write(move |db| db.mark_release(rid, "failed", Some(&reason), store::now()))
@@ -233,6 +295,130 @@ impl Runtime {
                 .await;
                 Ok(())
             }
+        }
+    }
+
+    /// The release with an image that exists: a buildpack release whose
+    /// image was pruned is rebuilt from its stored slug.
+    async fn ensure_image(
+        &self,
+        engine: &Engine,
+        app: &App,
+        release: Release,
+    ) -> Result<std::result::Result<Release, String>> {
+        if engine.image_exists(&release.image).await? {
+            return Ok(Ok(release));
+        }
+        let (Some(slug), Some(runner)) = (release.run.slug.clone(), release.run.runner.clone())
+        else {
+            return Ok(Err(format!(
+                "its image {} is no longer on this server",
+                release.image
+            )));
+        };
+        self.say(
+            release.id,
+            format!("Rebuilding the image of v{} from its slug", release.version),
+        );
+        let artifacts =
+            crate::artifacts::Artifacts::from_settings(&self.store, &self.data_dir).await?;
+        let work =
+            self.data_dir
+                .join("tmp")
+                .join(format!("rebuild-{}-{}", release.id, store::now()));
+        match crate::build::herokuish::rebuild_from_slug(
+            engine, &artifacts, app, &slug, &runner, &work,
+        )
+        .await
+        {
+            Ok(image) => {
+                let (rid, img) = (release.id, image.clone());
+                self.store
+                    .write(move |db| db.set_release_image(rid, &img))
+                    .await?;
+                tracing::info!(app = %app.name, version = release.version, %image, "image rebuilt from the slug");
+                let mut r = release;
+                r.image = image.clone();
+                r.run.image = image;
+                Ok(Ok(r))
+            }
+            Err(e) => Ok(Err(format!(
+                "its image was pruned and cannot be rebuilt: {e}"
+            ))),
+        }
+    }
+
+    /// The app's org network, created when missing.
+    async fn ensure_org_network(&self, engine: &Engine, app: &App) -> Result<String> {
+        let network = org_network(self.store.instance_id(), &app.org);
+        engine
+            .ensure_network(
+                &network,
+                HashMap::from([
+                    (
+                        docker::INSTANCE.into(),
+                        self.store.instance_id().to_string(),
+                    ),
+                    (docker::ORG.into(), app.org.clone()),
+                ]),
+            )
+            .await?;
+        Ok(network)
+    }
+
+    /// Runs the release's release command (Procfile `release:`, app.json
+    /// `scripts.predeploy`) once, in a one-off container of the new image
+    /// with the release's config, before the release takes traffic.
+    async fn release_command(
+        &self,
+        engine: &Engine,
+        app: &App,
+        release: &Release,
+    ) -> Result<std::result::Result<(), String>> {
+        let Some(cmd) = release.run.release_command.clone() else {
+            return Ok(Ok(()));
+        };
+        let rid = release.id;
+        let config = self
+            .store
+            .read(move |db| {
+                let r = db
+                    .release_by_id(rid)?
+                    .ok_or_else(|| Error::Internal("release vanished".into()))?;
+                db.release_config(&r)
+            })
+            .await?;
+        self.say(
+            rid,
+            format!("Running the release command: {}", cmd.join(" ")),
+        );
+        let name = format!(
+            "sp-release-{}-{}-v{}",
+            self.store.instance_id().get(..8).unwrap_or_default(),
+            app.name,
+            release.version
+        );
+        let _ = engine.remove_container(&name).await;
+        let mut labels = self.labels(app, release.version, "release");
+        labels.insert(GENERATION.to_string(), "release".into());
+        let id = engine
+            .create_container(&docker::RunDef {
+                name,
+                image: release.image.clone(),
+                cmd: Some(cmd),
+                env: config.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                labels,
+                network: Some(self.ensure_org_network(engine, app).await?),
+                ..Default::default()
+            })
+            .await?;
+        let code = engine
+            .run_to_end(&id, |l| self.say(rid, format!("       {l}")))
+            .await;
+        let _ = engine.remove_container(&id).await;
+        match code? {
+            0 => Ok(Ok(())),
+            n => Ok(Err(format!("the release command exited with {n}"))),
         }
     }
 
@@ -262,19 +448,7 @@ impl Runtime {
                 ))
             })
             .await?;
-        let network = org_network(self.store.instance_id(), &app.org);
-        engine
-            .ensure_network(
-                &network,
-                HashMap::from([
-                    (
-                        docker::INSTANCE.into(),
-                        self.store.instance_id().to_string(),
-                    ),
-                    (docker::ORG.into(), app.org.clone()),
-                ]),
-            )
-            .await?;
+        let network = self.ensure_org_network(engine, app).await?;
         let port: u16 = config
             .get("PORT")
             .and_then(|p| p.parse().ok())
@@ -309,6 +483,7 @@ impl Runtime {
                 memory_mb: plan.memory_mb,
                 port: (process == "web").then_some(port),
                 network: network.clone(),
+                command: release.run.commands.get(process).cloned(),
             };
             let id = engine.create_service(&def).await?;
             if process == "web" && *count > 0 {

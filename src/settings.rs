@@ -180,6 +180,67 @@ pub const DEFS: &[Def] = &[
         "A build cache larger than this is not saved.",
     ),
     def(
+        "buildpack_cache_total_max_mb",
+        "buildpacks",
+        Kind::Int {
+            min: 1,
+            max: 10_485_760,
+        },
+        "10240",
+        "All build caches together; the least recently used go first to stay under it.",
+    ),
+    def(
+        "buildpack_builder_image",
+        "buildpacks",
+        Kind::Text,
+        "gliderlabs/herokuish:latest",
+        "Image that runs buildpacks: it gets the app in /app and the cache in /tmp/cache, and runs /build.",
+    ),
+    optional(def(
+        "buildpack_runner_image",
+        "buildpacks",
+        Kind::Text,
+        "",
+        "Image a slug runs on (its /start PROCESS starts a process type); empty means the builder image.",
+    )),
+    def(
+        "build_concurrency",
+        "builds",
+        Kind::Int { min: 1, max: 64 },
+        "2",
+        "How many builds run at once on this server; later pushes wait.",
+    ),
+    def(
+        "build_queue_timeout",
+        "builds",
+        Kind::Int {
+            min: 1,
+            max: 86_400,
+        },
+        "600",
+        "Seconds a push waits for a running build of the same app (or a free build slot) before it is refused.",
+    ),
+    def(
+        "build_memory_limit",
+        "builds",
+        Kind::Int {
+            min: 0,
+            max: 1_048_576,
+        },
+        "0",
+        "Memory limit of a build in MB (0: no limit).",
+    ),
+    def(
+        "build_cpu_limit",
+        "builds",
+        Kind::Int {
+            min: 0,
+            max: 1_024_000,
+        },
+        "0",
+        "CPU limit of a build in millicores, 1000 = one core (0: no limit).",
+    ),
+    def(
         "swarm_initialized",
         "swarm",
         Kind::Bool,

@@ -117,6 +117,28 @@ pub fn config_key(key: &str) -> Result<()> {
     }
 }
 
+/// A git branch name as `git check-ref-format --branch` would take it,
+/// restricted to a safe subset: letters, digits, `-`, `_`, `.` and `/`.
+pub fn branch_name(b: &str) -> Result<()> {
+    let ok = !b.is_empty()
+        && b.len() <= 200
+        && b.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_./".contains(&c))
+        && !b.starts_with(['-', '/', '.'])
+        && !b.ends_with(['/', '.'])
+        && !b.contains("..")
+        && !b.contains("//")
+        && !b.ends_with(".lock");
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "branch name \"{}\" is invalid: use letters, digits, -, _, . and / (like main or release/v2)",
+            printable(b)
+        )))
+    }
+}
+
 /// Values are any UTF-8 (guaranteed by the type) up to 32 KiB. The message never
 /// repeats the value: it may be a secret.
 pub fn config_value(key: &str, value: &str) -> Result<()> {

@@ -84,6 +84,9 @@ pub async fn create(a: CreateArgs) -> Result<()> {
     } else {
         git::add_remote(&a.remote, &app.git_url)?
     };
+    if matches!(remote, RemoteOutcome::Added | RemoteOutcome::AlreadySet) {
+        git::set_credential_helper(c.server())?;
+    }
     if a.json.json {
         return output::json(&app);
     }

@@ -61,6 +61,28 @@ pub fn add_remote(name: &str, url: &str) -> Result<RemoteOutcome> {
     Ok(RemoteOutcome::Added)
 }
 
+/// Lets git in the current repository ask `skypanel git-credential` for the
+/// token when it talks to `server`, so pushes never prompt.
+pub fn set_credential_helper(server: &str) -> Result<()> {
+    let Some(repo) = repo() else {
+        return Ok(());
+    };
+    let exe =
+        std::env::current_exe().map_err(|e| anyhow!("cannot find the skypanel binary: {e}"))?;
+    let quoted = exe.display().to_string().replace('\'', r"'\''");
+    let mut cfg = repo
+        .config()
+        .and_then(|c| c.open_level(git2::ConfigLevel::Local))
+        .map_err(|e| anyhow!("cannot open the repository's git config: {}", e.message()))?;
+    let key = format!("credential.{server}.helper");
+    // An empty value first resets helpers from other config files for this server.
+    let _ = cfg.remove_multivar(&key, ".*");
+    cfg.set_multivar(&key, "^$", "")
+        .and_then(|_| cfg.set_multivar(&key, "^!", &format!("!'{quoted}' git-credential")))
+        .map_err(|e| anyhow!("cannot set the git credential helper: {}", e.message()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::app_from_url;

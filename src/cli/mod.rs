@@ -6,6 +6,7 @@
 mod account;
 mod admin;
 mod apps;
+mod builds;
 pub mod client;
 mod git;
 mod nodes;
@@ -119,6 +120,33 @@ pub enum Command {
     /// Use TCP connect only as the deploy check
     #[command(name = "checks:disable")]
     ChecksDisable(releases::ChecksArgs),
+
+    /// List an app's builds (pushes to its deploy branch)
+    Builds(builds::ListArgs),
+    /// Print the stored output of a build (also of failed ones)
+    #[command(name = "builds:output")]
+    BuildsOutput(builds::OutputArgs),
+    /// Stop the app's running build; its push is rejected
+    #[command(name = "builds:cancel")]
+    BuildsCancel(builds::AppArgs),
+    /// Choose how pushes are built: auto, dockerfile or herokuish
+    #[command(name = "builder:set")]
+    BuilderSet(builds::BuilderSetArgs),
+    /// Delete the app's buildpack build cache
+    #[command(name = "repo:purge-cache")]
+    RepoPurgeCache(builds::AppArgs),
+    /// Set a git property: deploy-branch BRANCH
+    #[command(name = "git:set")]
+    GitSet(builds::GitSetArgs),
+    /// Add the app's git remote (and credential helper) to this repository
+    #[command(name = "git:remote")]
+    GitRemote(builds::RemoteArgs),
+    /// git credential helper (git runs it; answers with the saved token)
+    #[command(name = "git-credential", hide = true)]
+    GitCredential { operation: String },
+    /// git hook (the daemon's repositories run it during a push)
+    #[command(name = "git-hook", hide = true)]
+    GitHook { hook: String },
 
     /// List your organizations
     Orgs(JsonFlag),
@@ -236,6 +264,17 @@ pub fn main() -> i32 {
             Ok(()) => 0,
             Err(e) => fail(&e),
         },
+        Command::GitCredential { operation } => match builds::credential(&operation) {
+            Ok(()) => 0,
+            Err(e) => fail(&e),
+        },
+        Command::GitHook { hook } => match builds::hook(&hook) {
+            Ok(code) => code,
+            Err(e) => {
+                println!(" !     {e:#}");
+                1
+            }
+        },
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -294,6 +333,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::Checks(a) => releases::checks(a).await,
         C::ChecksSet(a) => releases::checks_set(a).await,
         C::ChecksDisable(a) => releases::checks_disable(a).await,
+        C::Builds(a) => builds::list(a).await,
+        C::BuildsOutput(a) => builds::output(a).await,
+        C::BuildsCancel(a) => builds::cancel(a).await,
+        C::BuilderSet(a) => builds::builder_set(a).await,
+        C::RepoPurgeCache(a) => builds::purge_cache(a).await,
+        C::GitSet(a) => builds::git_set(a).await,
+        C::GitRemote(a) => builds::remote(a).await,
         C::Orgs(j) => orgs::list(j).await,
         C::OrgsCreate(a) => orgs::create(a).await,
         C::OrgsMembers(a) => orgs::members(a).await,
@@ -301,7 +347,9 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::OrgsMembersRemove(a) => orgs::remove(a).await,
         C::Plans(j) => admin::plans(j).await,
         C::Admin(a) => admin::dispatch(a.command).await,
-        C::Daemon(_) | C::Completions { .. } => unreachable!("handled before the runtime starts"),
+        C::Daemon(_) | C::Completions { .. } | C::GitCredential { .. } | C::GitHook { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }
 

@@ -112,6 +112,14 @@ pub async fn create(
             view(db, &a, &base)
         })
         .await?;
+    let (dir, name) = (state.data_dir.clone(), created.name.clone());
+    let repo = tokio::task::spawn_blocking(move || crate::git::ensure_repo(&dir, &name))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    if let Err(e) = repo {
+        // Made on first push instead; the app itself is fine.
+        tracing::warn!(app = %created.name, error = %e, "cannot create the git repository");
+    }
     tracing::info!(app = %created.name, org = %created.org, "app created");
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -142,14 +150,16 @@ pub async fn destroy(
     let base = base_url(&headers);
     let c = caller.clone();
     let n = name.clone();
-    let (target, deployed) = state
+    let (target, deployed, artifacts) = state
         .store
         .read(move |db| {
             let a = app_access(db, &c, &n)?;
             let deployed = !db.releases(&a)?.is_empty();
-            Ok((a, deployed))
+            let artifacts = db.app_artifacts(&a)?;
+            Ok((a, deployed, artifacts))
         })
         .await?;
+    state.builds.cancel(target.id);
     // Services first: if the engine cannot remove them, nothing is deleted.
     if deployed {
         state.runtime.destroy(&target).await?;
@@ -163,6 +173,28 @@ pub async fn destroy(
             Ok(out)
         })
         .await?;
+    // The repository and artifacts go last: the app is already gone, so a
+    // failure here only leaves files (artifacts are retried from the trash).
+    let (dir, name) = (state.data_dir.clone(), a.name.clone());
+    let _ = tokio::task::spawn_blocking(move || crate::git::remove_repo(&dir, &name)).await;
+    if !artifacts.is_empty() {
+        match crate::artifacts::Artifacts::from_settings(&state.store, &state.data_dir).await {
+            Ok(store) => {
+                for key in &artifacts {
+                    crate::build::herokuish::delete_or_trash(&state.store, &store, key).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the artifact store; the app's artifacts wait in the trash");
+                for key in artifacts {
+                    let _ = state
+                        .store
+                        .write(move |db| db.trash_artifact(&key, store::now()))
+                        .await;
+                }
+            }
+        }
+    }
     tracing::info!(app = %a.name, "app destroyed");
     Ok(Json(a))
 }
@@ -227,7 +259,7 @@ pub async fn update_config(
                 let r = super::releases::release_and_queue(
                     db,
                     &a,
-                    &live.image,
+                    &live.run,
                     &config,
                     &what.join("; "),
                     &by,

@@ -9,6 +9,7 @@ mod admin;
 mod apps;
 mod auth;
 mod error;
+pub mod git;
 mod nodes;
 mod orgs;
 mod releases;
@@ -30,6 +31,7 @@ use crate::api;
 use crate::store::Store;
 
 pub use error::status as error_status;
+pub use releases::release_and_queue;
 
 /// Every route the API serves. The authorization matrix test walks this list,
 /// so a route added to the router must be added here too.
@@ -61,6 +63,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/apps/{app}/start"),
     ("GET", "/api/v1/apps/{app}/checks"),
     ("PUT", "/api/v1/apps/{app}/checks"),
+    ("GET", "/api/v1/apps/{app}/builds"),
+    ("GET", "/api/v1/apps/{app}/builds/{build}/output"),
+    ("POST", "/api/v1/apps/{app}/builds/cancel"),
+    ("GET", "/api/v1/apps/{app}/build-settings"),
+    ("PATCH", "/api/v1/apps/{app}/build-settings"),
+    ("DELETE", "/api/v1/apps/{app}/build-cache"),
     ("GET", "/api/v1/plans"),
     ("GET", "/api/v1/admin/users"),
     ("POST", "/api/v1/admin/users"),
@@ -88,17 +96,39 @@ pub struct State {
     pub runtime: std::sync::Arc<crate::runtime::Runtime>,
     /// Wakes the job runner when a handler queued a job.
     pub jobs_wake: std::sync::Arc<tokio::sync::Notify>,
+    pub builds: std::sync::Arc<crate::build::Builds>,
+    /// Pushes in progress, by the secret their hook calls back with.
+    pub pushes: git::Pushes,
+    /// `http://127.0.0.1:PORT`: how the hook reaches this daemon.
+    pub self_url: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl State {
     pub fn new(store: Store, data_dir: PathBuf) -> State {
-        let runtime = crate::runtime::Runtime::new(store.clone());
+        let runtime = crate::runtime::Runtime::new(store.clone(), data_dir.clone());
+        let jobs_wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        let builds = std::sync::Arc::new(crate::build::Builds::new(
+            store.clone(),
+            runtime.clone(),
+            data_dir.clone(),
+            jobs_wake.clone(),
+        ));
         State {
             store,
             data_dir,
             runtime,
-            jobs_wake: std::sync::Arc::new(tokio::sync::Notify::new()),
+            jobs_wake,
+            builds,
+            pushes: Default::default(),
+            self_url: Default::default(),
         }
+    }
+
+    pub fn self_url(&self) -> String {
+        self.self_url
+            .get()
+            .cloned()
+            .unwrap_or_else(|| "http://127.0.0.1:7780".into())
     }
 }
 
@@ -143,6 +173,20 @@ pub fn router(state: State) -> Router {
             "/apps/{app}/checks",
             get(releases::checks).put(releases::set_checks),
         )
+        .route("/apps/{app}/builds", get(git::builds))
+        .route("/apps/{app}/builds/{build}/output", get(git::build_output))
+        .route(
+            "/apps/{app}/builds/cancel",
+            axum::routing::post(git::cancel),
+        )
+        .route(
+            "/apps/{app}/build-settings",
+            get(git::build_settings).patch(git::update_build_settings),
+        )
+        .route(
+            "/apps/{app}/build-cache",
+            axum::routing::delete(git::purge_cache),
+        )
         .route("/plans", get(admin::plans))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/plans", axum::routing::post(admin::create_plan))
@@ -175,6 +219,14 @@ pub fn router(state: State) -> Router {
         );
     Router::new()
         .route("/api/health", get(health))
+        .route(
+            "/git/{repo}/{*rest}",
+            get(git::serve_git).post(git::serve_git),
+        )
+        .route(
+            "/internal/git/pre-receive",
+            axum::routing::post(git::pre_receive),
+        )
         .nest(api::PREFIX, v1)
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(access_log))
@@ -189,6 +241,24 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
+    let reach = if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
+    let _ = state.self_url.set(format!("http://{reach}"));
+    match state
+        .store
+        .write(|db| db.abandon_builds(crate::store::now()))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            builds = n,
+            "builds the previous daemon left running were marked failed"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot mark abandoned builds"),
+    }
     tracing::info!(%addr, data_dir = %state.data_dir.display(), "daemon started");
     match state
         .store

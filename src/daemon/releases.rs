@@ -30,17 +30,17 @@ pub(super) fn view(r: &Release) -> api::Release {
 }
 
 /// Creates a release and queues its rollout in the same transaction.
-pub(super) fn release_and_queue(
+pub fn release_and_queue(
     db: &Db,
     app: &App,
-    image: &str,
+    run: &store::Run,
     config: &BTreeMap<String, String>,
     description: &str,
     by: &str,
 ) -> Result<Release> {
     let now = store::now();
     let new = NewRelease {
-        image: image.to_string(),
+        run: run.clone(),
         config: config.clone(),
         formation: db.formation(app)?,
         description: description.to_string(),
@@ -148,7 +148,14 @@ pub async fn deploy(
                 db.set_formation(&app, &formation)?;
             }
             let config = db.config(&app)?;
-            release_and_queue(db, &app, &image, &config, &format!("Deploy {source}"), &by)
+            release_and_queue(
+                db,
+                &app,
+                &store::Run::image(&image),
+                &config,
+                &format!("Deploy {source}"),
+                &by,
+            )
         })
         .await?;
     state.jobs_wake.notify_one();
@@ -213,7 +220,7 @@ pub async fn rollback(
             release_and_queue(
                 db,
                 &app,
-                &target.image,
+                &target.run,
                 &config,
                 &format!("Rollback to v{}", target.version),
                 &by,

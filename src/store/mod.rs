@@ -8,6 +8,7 @@
 
 mod accounts;
 mod apps;
+mod builds;
 pub mod jobs;
 mod ops;
 mod orgs;
@@ -23,11 +24,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 pub use accounts::{Token, User};
 pub use apps::{App, ConfigChange};
+pub use builds::{BUILDERS, Build, BuildCache, BuildRef};
 pub use jobs::{Job, JobState, NewJob};
 pub use ops::{Event, Node};
 pub use orgs::{Member, Org, OrgSummary, Role};
 pub use plans::{Plan, PlanSpec};
-pub use releases::{Checks, Formation, NewRelease, Release};
+pub use releases::{Checks, Formation, NewRelease, Release, Run};
 
 use crate::crypto::Cipher;
 use crate::error::{Error, Result};
@@ -42,6 +44,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_nodes_events",
         include_str!("migrations/0003_nodes_events.sql"),
     ),
+    ("0004_builds", include_str!("migrations/0004_builds.sql")),
 ];
 
 const KEY_CHECK: &str = "key_check";

@@ -10,12 +10,35 @@ use crate::error::{Error, Result};
 
 pub type Formation = BTreeMap<String, i64>;
 
+/// How a release's processes run: the image, the command of each process
+/// type that does not run the image's own, the release command run once
+/// before the release takes traffic, and for buildpack releases the slug
+/// (artifact key) and runner image, to rebuild the image if it was pruned.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Run {
+    pub image: String,
+    pub commands: BTreeMap<String, Vec<String>>,
+    pub release_command: Option<Vec<String>>,
+    pub slug: Option<String>,
+    pub runner: Option<String>,
+}
+
+impl Run {
+    pub fn image(image: &str) -> Run {
+        Run {
+            image: image.to_string(),
+            ..Run::default()
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Release {
     pub id: i64,
     pub app_id: i64,
     pub version: i64,
     pub image: String,
+    pub run: Run,
     pub formation: Formation,
     pub status: String,
     pub description: String,
@@ -28,7 +51,7 @@ pub struct Release {
 /// What a new release is made of.
 #[derive(Clone, Debug)]
 pub struct NewRelease {
-    pub image: String,
+    pub run: Run,
     pub config: BTreeMap<String, String>,
     pub formation: Formation,
     pub description: String,
@@ -46,15 +69,27 @@ pub struct Checks {
     pub wait: i64,
 }
 
-const COLS: &str = "id, app_id, version, image, formation, status, description, reason, created_by, created_at, finished_at";
+const COLS: &str = "id, app_id, version, image, formation, status, description, reason, created_by, created_at, finished_at,
+                    commands, release_command, slug, runner";
 
 fn release(r: &Row) -> rusqlite::Result<Release> {
     let formation: String = r.get(4)?;
+    let image: String = r.get(3)?;
+    let commands: String = r.get(11)?;
+    let release_command: Option<String> = r.get(12)?;
+    let run = Run {
+        image: image.clone(),
+        commands: serde_json::from_str(&commands).unwrap_or_default(),
+        release_command: release_command.and_then(|c| serde_json::from_str(&c).ok()),
+        slug: r.get(13)?,
+        runner: r.get(14)?,
+    };
     Ok(Release {
         id: r.get(0)?,
         app_id: r.get(1)?,
         version: r.get(2)?,
-        image: r.get(3)?,
+        image,
+        run,
         formation: serde_json::from_str(&formation).unwrap_or_default(),
         status: r.get(5)?,
         description: r.get(6)?,
@@ -117,9 +152,21 @@ impl Db<'_> {
         )?;
         self.conn.execute(
             "INSERT INTO releases (app_id, version, image, config_enc, formation, status, description, created_by,
-                                   created_at)
-             VALUES (?1, ?2, ?3, x'', ?4, 'pending', ?5, ?6, ?7)",
-            params![app.id, version, new.image, json(&new.formation)?, new.description, new.by, now],
+                                   created_at, commands, release_command, slug, runner)
+             VALUES (?1, ?2, ?3, x'', ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                app.id,
+                version,
+                new.run.image,
+                json(&new.formation)?,
+                new.description,
+                new.by,
+                now,
+                json(&new.run.commands)?,
+                new.run.release_command.as_ref().map(json).transpose()?,
+                new.run.slug,
+                new.run.runner
+            ],
         )?;
         let id = self.conn.last_insert_rowid();
         let sealed = self
@@ -217,6 +264,28 @@ impl Db<'_> {
             params![status, reason, finished, id],
         )?;
         Ok(())
+    }
+
+    /// Points a release at a rebuilt image (its old one was pruned).
+    pub fn set_release_image(&self, id: i64, image: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE releases SET image = ?1 WHERE id = ?2",
+            params![image, id],
+        )?;
+        Ok(())
+    }
+
+    /// Releases created in the last hour by deploys (image deploys and
+    /// builds) in an org, for `max_deployments_per_hour`.
+    pub fn deployments_since(&self, org_id: i64, since: i64) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT count(*) FROM releases r JOIN apps a ON a.id = r.app_id
+                      WHERE a.org_id = ?1 AND r.created_at >= ?2 AND r.description LIKE 'Deploy %')
+                  + (SELECT count(*) FROM builds b JOIN apps a ON a.id = b.app_id
+                      WHERE a.org_id = ?1 AND b.started_at >= ?2)",
+            params![org_id, since],
+            |r| r.get(0),
+        )?)
     }
 
     /// Makes `r` the live release; the one live before it is superseded.
