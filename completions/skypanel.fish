@@ -49,6 +49,15 @@ complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps:start" -d 'Sta
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks" -d 'Show an app\'s deploy checks'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks:set" -d 'Set deploy checks: path=/health attempts=5 timeout=5 wait=2'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks:disable" -d 'Use TCP connect only as the deploy check'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "builds" -d 'List an app\'s builds (pushes to its deploy branch)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "builds:output" -d 'Print the stored output of a build (also of failed ones)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "builds:cancel" -d 'Stop the app\'s running build; its push is rejected'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "builder:set" -d 'Choose how pushes are built: auto, dockerfile or herokuish'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "repo:purge-cache" -d 'Delete the app\'s buildpack build cache'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "git:set" -d 'Set a git property: deploy-branch BRANCH'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "git:remote" -d 'Add the app\'s git remote (and credential helper) to this repository'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "git-credential" -d 'git credential helper (git runs it; answers with the saved token)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "git-hook" -d 'git hook (the daemon\'s repositories run it during a push)'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs" -d 'List your organizations'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:create" -d 'Create an organization; you become its owner'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:members" -d 'List an organization\'s members'
@@ -135,6 +144,25 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand checks:set" -s h -l he
 complete -c skypanel -n "__fish_skypanel_using_subcommand checks:disable" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand checks:disable" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand checks:disable" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand builds" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand builds" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand builds" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand builds:output" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand builds:output" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand builds:output" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand builds:cancel" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand builds:cancel" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand builder:set" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand builder:set" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand repo:purge-cache" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand repo:purge-cache" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand git:set" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand git:set" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand git:remote" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand git:remote" -s r -l remote -d 'The remote\'s name' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand git:remote" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand git-credential" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand git-hook" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:create" -l json -d 'Print JSON instead of a table'

@@ -209,6 +209,13 @@ pub async fn http_backend(
     Ok(res)
 }
 
+/// The commit a ref points at now, if it exists.
+pub fn ref_value(repo: &Path, name: &str) -> Result<Option<String>> {
+    let r = git2::Repository::open_bare(repo)
+        .map_err(|e| Error::Internal(format!("git: {}", e.message())))?;
+    Ok(r.refname_to_id(name).ok().map(|o| o.to_string()))
+}
+
 /// What the pushed commit holds, as far as choosing a builder goes.
 #[derive(Clone, Debug, Default)]
 pub struct Source {

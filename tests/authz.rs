@@ -37,6 +37,8 @@ enum Class {
     OrgOwner,
     /// Members of the app's org (and admins); strangers 404.
     App,
+    /// Like App, for an act with nothing to act on: members get 409.
+    AppIdle,
     AdminOnly,
     /// Admin routes that would change the shared Swarm node: tried on a node
     /// that does not exist, so the admin gets 404 and everyone else 403.
@@ -50,7 +52,8 @@ fn expected(class: Class, who: Who) -> u16 {
         (Public, _) => 200,
         (_, NoToken | BadToken) => 401,
         (SelfService, _) => 200,
-        (OrgRead | App, Stranger) => 404,
+        (OrgRead | App | AppIdle, Stranger) => 404,
+        (AppIdle, _) => 409,
         (OrgRead | App, _) => 200,
         (OrgOwner, Stranger) => 404,
         (OrgOwner, Member) => 403,
@@ -156,6 +159,12 @@ fn world() -> World {
         w.d.cli(&owner)
             .ok(&["deploy", "-a", &w.app, "--image", "skypanel-test/web:1"]);
     }
+    // And a build, so its output can be read.
+    let repo = crate::push::Repo::new(&[("Dockerfile", "FROM skypanel-test/web:1\n")]);
+    w.d.cli(&owner)
+        .cwd(repo.path())
+        .ok(&["git:remote", "-a", &w.app]);
+    repo.push_ok(&w.d, &owner);
     w
 }
 
@@ -285,6 +294,32 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
             Some(json!({"attempts": 5})),
             Class::App,
         ),
+        ("GET", "/api/v1/apps/{app}/builds") => {
+            (format!("/api/v1/apps/{app}/builds"), None, Class::App)
+        }
+        ("GET", "/api/v1/apps/{app}/builds/{build}/output") => (
+            format!("/api/v1/apps/{app}/builds/1/output"),
+            None,
+            Class::App,
+        ),
+        ("POST", "/api/v1/apps/{app}/builds/cancel") => (
+            format!("/api/v1/apps/{app}/builds/cancel"),
+            None,
+            Class::AppIdle,
+        ),
+        ("GET", "/api/v1/apps/{app}/build-settings") => (
+            format!("/api/v1/apps/{app}/build-settings"),
+            None,
+            Class::App,
+        ),
+        ("PATCH", "/api/v1/apps/{app}/build-settings") => (
+            format!("/api/v1/apps/{app}/build-settings"),
+            Some(json!({"builder": "auto"})),
+            Class::App,
+        ),
+        ("DELETE", "/api/v1/apps/{app}/build-cache") => {
+            (format!("/api/v1/apps/{app}/build-cache"), None, Class::App)
+        }
         ("GET", "/api/v1/plans") => (route.into(), None, Class::SelfService),
         ("GET", "/api/v1/admin/users") => (route.into(), None, Class::AdminOnly),
         ("POST", "/api/v1/admin/users") => (

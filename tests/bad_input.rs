@@ -22,6 +22,8 @@ fn snapshot(d: &Daemon, app: &str, org: &str) -> Value {
         "settings": h.get("/api/v1/admin/settings"),
         "users": h.get("/api/v1/admin/users"),
         "members": h.get(&format!("/api/v1/orgs/{org}/members")),
+        "build_settings": h.get(&format!("/api/v1/apps/{app}/build-settings")),
+        "builds": h.get(&format!("/api/v1/apps/{app}/builds")),
         "orgs": h.get("/api/v1/orgs"),
         "tokens": tokens,
     })
@@ -457,6 +459,51 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
             As::NoLogin,
             vec!["login", "--server", "http://127.0.0.1:1", "--token", "t"],
             "cannot reach the SkyPanel daemon at http://127.0.0.1:1",
+        ),
+        (
+            As::Owner,
+            vec!["builder:set", "-a", &app, "bogus"],
+            "unknown builder \"bogus\": use one of auto, dockerfile, herokuish",
+        ),
+        (
+            As::Stranger,
+            vec!["builder:set", "-a", &app, "dockerfile"],
+            "not found",
+        ),
+        (
+            As::Owner,
+            vec!["git:set", "-a", &app, "deploy-branch", "../up"],
+            "branch name \"../up\" is invalid",
+        ),
+        (
+            As::Owner,
+            vec!["git:set", "-a", &app, "colour", "blue"],
+            "unknown git property \"colour\"",
+        ),
+        (
+            As::Owner,
+            vec!["builds:output", "-a", &app, "x1"],
+            "\"x1\" names no build: give a build number",
+        ),
+        (
+            As::Owner,
+            vec!["builds:output", "-a", &app, "9"],
+            "no build #9",
+        ),
+        (
+            As::Owner,
+            vec!["builds:cancel", "-a", &app],
+            "has no build running",
+        ),
+        (
+            As::Owner,
+            vec!["git:remote", "-a", &app],
+            "not inside a git repository",
+        ),
+        (
+            As::Admin,
+            vec!["admin", "settings:set", "build_concurrency", "0"],
+            "setting build_concurrency must be a whole number from 1 to 64",
         ),
     ];
     assert!(cases.len() >= 30);

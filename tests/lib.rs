@@ -9,5 +9,6 @@ mod cli_flow;
 mod daemon_life;
 mod deploy;
 mod nodes;
+mod push;
 mod rollout;
 mod secrets;

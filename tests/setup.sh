@@ -2,7 +2,8 @@
 # Installs and starts what the tests need on a fresh Debian 12 machine (as
 # root), and does nothing that is already done: git, python3, the Docker
 # engine (docker.io, started with systemd or as `dockerd &`), a single-node
-# Swarm advertising 127.0.0.1, busybox-static and the local test images.
+# Swarm advertising 127.0.0.1, busybox-static, the local test images, and
+# an S3-compatible server (moto, from PyPI) on 127.0.0.1:5599.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,3 +34,21 @@ if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
 fi
 echo "==> test images"
 sh tests/images/build.sh
+
+# The S3-compatible server the artifact-store tests use.
+S3_PORT=${SKYPANEL_TEST_S3_PORT:-5599}
+if ! command -v moto_server >/dev/null 2>&1; then
+    echo "==> pip install moto[server]"
+    python3 -m pip install -q 'moto[server]' 2>&1 | tail -n 3
+    hash -r
+fi
+if ! python3 -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $S3_PORT)))"; then
+    echo "==> starting moto_server on 127.0.0.1:$S3_PORT (log: /var/log/skypanel-test-moto.log)"
+    nohup moto_server -H 127.0.0.1 -p "$S3_PORT" >/var/log/skypanel-test-moto.log 2>&1 &
+    for _ in $(seq 1 60); do
+        python3 -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $S3_PORT)))" && break
+        sleep 0.5
+    done
+    python3 -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $S3_PORT)))" \
+        || { echo "moto_server did not start; see /var/log/skypanel-test-moto.log" >&2; exit 1; }
+fi

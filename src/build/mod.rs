@@ -62,6 +62,13 @@ impl Out {
     pub fn info(&self, s: &str) {
         self.send(format!("       {s}"));
     }
+    /// A line of the rollout: a step, or output of one (indented).
+    pub fn progress(&self, s: &str) {
+        match s.strip_prefix("       ") {
+            Some(inner) => self.info(inner),
+            None => self.step(s),
+        }
+    }
     pub fn fail(&self, s: &str) {
         self.send(format!(" !     {s}"));
     }
@@ -273,7 +280,7 @@ impl Builds {
             .updates
             .iter()
             .find(|(_, new, r)| wanted.contains(r) && new != ZERO);
-        let Some((_, commit, ref_name)) = deploy.cloned() else {
+        let Some((old, commit, ref_name)) = deploy.cloned() else {
             for (_, new, r) in &push.updates {
                 let what = if new == ZERO { "deleted" } else { "stored" };
                 out.step(&format!(
@@ -328,6 +335,21 @@ impl Builds {
                 }
             }
         };
+        // A push that waited for another may find the branch moved: git would
+        // refuse its ref update after the deploy, so refuse it now instead.
+        let repo_dir = crate::git::repo_path(&self.data_dir, &app.name);
+        let (rd, rn) = (repo_dir.clone(), ref_name.clone());
+        let current = tokio::task::spawn_blocking(move || crate::git::ref_value(&rd, &rn))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+        if current.as_deref().unwrap_or(ZERO) != old {
+            let msg = format!(
+                "{} was updated by another push while this one waited: fetch, merge and push again",
+                ref_name.trim_start_matches("refs/heads/")
+            );
+            out.fail(&msg);
+            return Ok(Err(msg));
+        }
         let Some(_slot) = self.slot(until, out).await? else {
             let msg = format!(
                 "no build slot became free in {timeout} s (build_queue_timeout): push again later"
@@ -639,7 +661,7 @@ impl Builds {
         loop {
             tokio::select! {
                 line = progress.recv() => {
-                    if let Some(l) = line { out.step(&l) }
+                    if let Some(l) = line { out.progress(&l) }
                 }
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
@@ -652,7 +674,7 @@ impl Builds {
             match r.status.as_str() {
                 "live" => {
                     while let Ok(l) = progress.try_recv() {
-                        out.step(&l);
+                        out.progress(&l);
                     }
                     let domain = self.store.read(|db| db.setting("default_domain")).await?;
                     out.done(&format!(
@@ -663,7 +685,7 @@ impl Builds {
                 }
                 "failed" | "superseded" => {
                     while let Ok(l) = progress.try_recv() {
-                        out.step(&l);
+                        out.progress(&l);
                     }
                     let why = r.reason.unwrap_or_else(|| r.status.clone());
                     return Ok(Err(BuildEnd::Failed(format!(

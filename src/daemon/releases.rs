@@ -56,6 +56,20 @@ pub fn release_and_queue(
     Ok(r)
 }
 
+/// `max_deployments_per_hour`, per org (pushes count too).
+pub fn check_deploy_limit(db: &Db, app: &App) -> Result<()> {
+    let limit = db.setting_i64("max_deployments_per_hour")?;
+    let used = db.deployments_since(app.org_id, store::now() - 3600)?;
+    if limit > 0 && used >= limit {
+        return Err(Error::Conflict(format!(
+            "organization {} started {used} deployments in the last hour, the most max_deployments_per_hour \
+             ({limit}) allows: wait and deploy again, or ask an admin to raise the limit",
+            app.org
+        )));
+    }
+    Ok(())
+}
+
 fn process_name(p: &str) -> Result<()> {
     let ok = !p.is_empty()
         && p.len() <= 20
@@ -141,6 +155,7 @@ pub async fn deploy(
         .store
         .write(move |db| {
             let app = db.app_by_id(app.id)?;
+            check_deploy_limit(db, &app)?;
             // The formation names the process this image runs.
             let mut formation = db.formation(&app)?;
             if !formation.contains_key(&process) {
@@ -205,7 +220,8 @@ pub async fn rollback(
         .await?;
     let (app, target) = target;
     let engine = state.runtime.engine().await?;
-    if !engine.image_exists(&target.image).await? {
+    // A buildpack release's image is rebuilt from its slug by the rollout.
+    if target.run.slug.is_none() && !engine.image_exists(&target.image).await? {
         return Err(Error::Conflict(format!(
             "the image of v{} ({}) is no longer on this server",
             target.version, target.image

@@ -280,7 +280,8 @@ impl Db<'_> {
     pub fn deployments_since(&self, org_id: i64, since: i64) -> Result<i64> {
         Ok(self.conn.query_row(
             "SELECT (SELECT count(*) FROM releases r JOIN apps a ON a.id = r.app_id
-                      WHERE a.org_id = ?1 AND r.created_at >= ?2 AND r.description LIKE 'Deploy %')
+                      WHERE a.org_id = ?1 AND r.created_at >= ?2 AND r.description LIKE 'Deploy %'
+                        AND NOT EXISTS (SELECT 1 FROM builds x WHERE x.release_id = r.id))
                   + (SELECT count(*) FROM builds b JOIN apps a ON a.id = b.app_id
                       WHERE a.org_id = ?1 AND b.started_at >= ?2)",
             params![org_id, since],

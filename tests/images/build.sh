@@ -5,6 +5,7 @@
 #   skypanel-test/unhealthy   runs but never listens (fails every check)
 #   skypanel-test/crash       exits at start
 #   skypanel-test/slow        listens only after 6 seconds
+#   skypanel-test/herokuish   a stand-in buildpack builder/runner (herokuish's contract)
 # Builds only what is missing unless --force is given.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,12 +17,18 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 cp "$busybox" "$ctx/busybox"
 cp "$here/Dockerfile" "$here/env.cgi" "$ctx/"
+hctx=$(mktemp -d)
+trap 'rm -rf "$ctx" "$hctx"' EXIT
+cp "$busybox" "$hctx/busybox"
+cp "$here/herokuish/Dockerfile" "$here/herokuish/build" "$here/herokuish/start" "$here/herokuish/exec" "$hctx/"
 
-build() { # tag, build args…
+build() { # tag, [--context DIR], build args…
     tag=$1; shift
     if [ "$force" != "--force" ] && docker image inspect "$tag" >/dev/null 2>&1; then return 0; fi
     echo "building $tag"
-    if ! docker build -q -t "$tag" --label skypanel.test=1 "$@" "$ctx" >"$ctx/log" 2>&1; then
+    dir=$ctx
+    if [ "${1:-}" = "--context" ]; then dir=$2; shift 2; fi
+    if ! docker build -q -t "$tag" --label skypanel.test=1 "$@" "$dir" >"$ctx/log" 2>&1; then
         cat "$ctx/log" >&2
         exit 1
     fi
@@ -31,3 +38,4 @@ build skypanel-test/web:2 --build-arg VERSION=2
 build skypanel-test/unhealthy --build-arg MODE=unhealthy
 build skypanel-test/crash --build-arg MODE=crash
 build skypanel-test/slow --build-arg MODE=slow
+build skypanel-test/herokuish --context "$hctx"
