@@ -23,6 +23,8 @@ pub const APP: &str = "skypanel.app";
 pub const RELEASE: &str = "skypanel.release";
 pub const PROCESS: &str = "skypanel.process";
 pub const ORG: &str = "skypanel.org";
+/// On one-off containers (a build, a release command): what they are.
+pub const ONEOFF: &str = "skypanel.oneoff";
 
 #[derive(Clone)]
 pub struct Engine {
@@ -823,11 +825,21 @@ impl Engine {
         }
     }
 
-    /// Containers with all of `labels` (one-off containers left by a crash).
+    /// Containers with all of `labels` (one-off containers left by a crash);
+    /// an empty value matches any value of the key.
     pub async fn containers(&self, labels: &[(&str, &str)]) -> Result<Vec<String>> {
         let filters: HashMap<String, Vec<String>> = HashMap::from([(
             "label".to_string(),
-            labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            labels
+                .iter()
+                .map(|(k, v)| {
+                    if v.is_empty() {
+                        k.to_string()
+                    } else {
+                        format!("{k}={v}")
+                    }
+                })
+                .collect(),
         )]);
         let opts = bollard::query_parameters::ListContainersOptionsBuilder::default()
             .all(true)

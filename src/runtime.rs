@@ -401,6 +401,7 @@ impl Runtime {
         let _ = engine.remove_container(&name).await;
         let mut labels = self.labels(app, release.version, "release");
         labels.insert(GENERATION.to_string(), "release".into());
+        labels.insert(docker::ONEOFF.to_string(), "release".into());
         let id = engine
             .create_container(&docker::RunDef {
                 name,

@@ -331,6 +331,52 @@ fn dockerfile_push_goes_live_and_a_failed_push_keeps_the_live_release() {
     let (code, out) = repo.push(&d, Some(&tok), &["push", "skypanel", "main:production"]);
     assert_eq!(code, 0, "{out}");
     serves(&d, &tok, &app, &m4);
+
+    // A failing release command aborts the deploy; the live release stays.
+    repo.commit(
+        &[
+            ("Dockerfile", &dockerfile(&unique("never"))),
+            (
+                "Procfile",
+                "web: httpd -f -p $PORT -h /www\nrelease: echo migrating; exit 4\n",
+            ),
+        ],
+        "bad release command",
+    );
+    let (code, out) = repo.push(&d, Some(&tok), &["push", "skypanel", "main:production"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("Running the release command") && out.contains("migrating"),
+        "{out}"
+    );
+    assert!(out.contains("the release command exited with 4"), "{out}");
+    serves(&d, &tok, &app, &m4);
+
+    // Builds run within build_memory_limit and build_cpu_limit.
+    d.admin()
+        .ok(&["admin", "settings:set", "build_memory_limit", "96"]);
+    d.admin()
+        .ok(&["admin", "settings:set", "build_cpu_limit", "500"]);
+    let m5 = unique("limited");
+    repo.commit(
+        &[
+            (
+                "Dockerfile",
+                &format!(
+                    "FROM skypanel-test/web:1\nRUN echo {m5} > /www/index.html; \
+                     echo mem=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes); \
+                     echo cpu=$(cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)\n"
+                ),
+            ),
+            ("Procfile", "web: httpd -f -p $PORT -h /www\n"),
+        ],
+        "limited",
+    );
+    let (code, out) = repo.push(&d, Some(&tok), &["push", "skypanel", "main:production"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("mem={}", 96 * 1024 * 1024)), "{out}");
+    assert!(out.contains("cpu=50000"), "{out}");
+    serves(&d, &tok, &app, &m5);
 }
 
 #[test]
@@ -383,6 +429,21 @@ fn build_output_streams_and_pushes_wait_for_a_running_build_or_are_canceled() {
     );
     let mut third = LivePush::start(&other, &d, &tok);
     third.wait_for(&cancel_marker, 60);
+    // A push that would wait longer than build_queue_timeout is refused.
+    d.admin()
+        .ok(&["admin", "settings:set", "build_queue_timeout", "2"]);
+    let impatient = Repo::new(&[("Dockerfile", &dockerfile("impatient"))]);
+    d.cli(&tok)
+        .cwd(impatient.path())
+        .ok(&["git:remote", "-a", &app]);
+    let (code, out) = impatient.push(&d, Some(&tok), &["push", "--force", "skypanel", "main"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "another build of {app} still runs after 2 s (build_queue_timeout)"
+        )),
+        "{out}"
+    );
     let started = Instant::now();
     d.cli(&tok).cwd(other.path()).ok(&["builds:cancel"]);
     let (code, out) = third.finish();
@@ -440,6 +501,39 @@ fn two_apps_pushed_at_once_both_deploy() {
     for (app, m, _) in &apps {
         serves(&d, &tok, app, m);
     }
+    // With one build slot, the second push waits for the first.
+    d.admin()
+        .ok(&["admin", "settings:set", "build_concurrency", "1"]);
+    let outs: Vec<(i32, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = apps
+            .iter()
+            .map(|(_, _, repo)| {
+                s.spawn(|| {
+                    let m = unique("slot");
+                    repo.commit(
+                        &[(
+                            "Dockerfile",
+                            &format!("FROM skypanel-test/web:1\nRUN sleep 3 && echo {m} > /www/index.html\n"),
+                        )],
+                        "again",
+                    );
+                    repo.push(&d, Some(&tok), &["push", "skypanel", "main"])
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("push thread"))
+            .collect()
+    });
+    assert!(outs.iter().all(|(code, _)| *code == 0), "{outs:?}");
+    let waited = outs
+        .iter()
+        .filter(|(_, out)| {
+            out.contains("Waiting for a free build slot (1 builds running, build_concurrency is 1)")
+        })
+        .count();
+    assert_eq!(waited, 1, "exactly one push waits for the slot: {outs:?}");
 }
 
 #[test]

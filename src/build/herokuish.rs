@@ -147,6 +147,7 @@ async fn build(ctx: &Ctx) -> Result<std::result::Result<Built, String>> {
             labels: {
                 let mut l = ctx.labels();
                 l.insert(crate::docker::INSTANCE.to_string(), ctx.instance.clone());
+                l.insert(crate::docker::ONEOFF.to_string(), "build".into());
                 l
             },
             limits: ctx.limits,
@@ -423,5 +424,74 @@ pub async fn rebuild_from_slug(
     match r {
         Ok(x) => x,
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Caches over the global cap go least recently used first, from the
+    /// database and from the (real, local) artifact store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn eviction_keeps_the_global_cap_least_recently_used_first() {
+        let (dir, store) = crate::store::test_store();
+        let artifacts = Artifacts::Local(dir.path().join("storage"));
+        let (apps, mb) = store
+            .write_sync(|db| {
+                db.seed_plans(1)?;
+                let u = db.create_user("o@example.com", false, 1)?;
+                let org = db.create_org("acme", u.id, 1)?;
+                let plan = db.plan_named("hobby")?;
+                let apps = ["one", "two", "three"]
+                    .iter()
+                    .map(|n| db.create_app(n, org.id, plan.id, u.id, 1))
+                    .collect::<Result<Vec<_>>>()?;
+                db.put_setting(
+                    crate::settings::lookup("buildpack_cache_total_max_mb")?,
+                    "2",
+                    1,
+                )?;
+                Ok((apps, 1024 * 1024))
+            })
+            .expect("seed");
+        let file = dir.path().join("blob");
+        std::fs::write(&file, vec![7u8; mb]).expect("write");
+        // Saved in order one, two, three; then one is used again.
+        for (i, app) in apps.iter().enumerate() {
+            let key = format!("caches/{}/c.tar.zst", app.name);
+            artifacts.put_file(&key, &file).await.expect("put");
+            let a = app.clone();
+            store
+                .write(move |db| db.put_build_cache(&a, "k", &key, mb as i64, 10 + i as i64))
+                .await
+                .expect("record");
+        }
+        let one = apps[0].clone();
+        let id = store
+            .read(move |db| db.build_cache(&one, "k"))
+            .await
+            .expect("read")
+            .expect("cache")
+            .id;
+        store
+            .write(move |db| db.touch_build_cache(id, 100))
+            .await
+            .expect("touch");
+        evict(&store, &artifacts).await.expect("evict");
+        let left: Vec<String> = store
+            .read(|db| db.build_caches_lru())
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|c| c.artifact)
+            .collect();
+        assert_eq!(left, ["caches/three/c.tar.zst", "caches/one/c.tar.zst"]);
+        let gone = dir.path().join("storage/caches/two/c.tar.zst");
+        assert!(
+            !gone.exists(),
+            "the evicted cache is deleted from the store"
+        );
+        assert!(dir.path().join("storage/caches/one/c.tar.zst").exists());
     }
 }

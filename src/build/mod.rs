@@ -699,6 +699,54 @@ impl Builds {
     }
 }
 
+/// What builds of a previous daemon left behind: scratch folders and one-off
+/// containers of this installation (no build survives a restart). Runs
+/// before the daemon serves.
+pub async fn clean_start(store: &Store, runtime: &Runtime, data_dir: &Path) {
+    let _ = tokio::fs::remove_dir_all(data_dir.join("tmp")).await;
+    let Ok(Ok(engine)) = tokio::time::timeout(Duration::from_secs(5), runtime.engine()).await
+    else {
+        return;
+    };
+    match engine
+        .containers(&[
+            (docker::INSTANCE, store.instance_id()),
+            (docker::ONEOFF, ""),
+        ])
+        .await
+    {
+        Ok(ids) => {
+            for id in ids {
+                let _ = engine.remove_container(&id).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot list leftover build containers"),
+    }
+}
+
+/// Every 10 minutes, deletes artifacts whose deletion failed earlier.
+pub async fn housekeeping(store: Store, data_dir: PathBuf, mut stop: watch::Receiver<bool>) {
+    loop {
+        match store.read(|db| db.artifact_trash()).await {
+            Ok(keys) if !keys.is_empty() => {
+                if let Ok(artifacts) = Artifacts::from_settings(&store, &data_dir).await {
+                    for key in keys {
+                        if artifacts.delete(&key).await.is_ok() {
+                            let _ = store.write(move |db| db.untrash_artifact(&key)).await;
+                        }
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the artifact trash"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 pub enum BuildEnd {
     Canceled,
     Failed(String),

@@ -270,6 +270,12 @@ pub async fn serve(
         Err(e) => tracing::error!(error = %e, "cannot release the jobs of the previous daemon"),
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    crate::build::clean_start(&state.store, &state.runtime, &state.data_dir).await;
+    let housekeeping = tokio::spawn(crate::build::housekeeping(
+        state.store.clone(),
+        state.data_dir.clone(),
+        stop_rx.clone(),
+    ));
     let mut runner = crate::jobs::Runner::new(
         state.store.clone(),
         crate::jobs::handlers(state.runtime.clone()),
@@ -296,6 +302,7 @@ pub async fn serve(
     let _ = runner_task.await;
     let _ = monitor_task.await;
     let _ = reconcile_task.await;
+    let _ = housekeeping.await;
     tracing::info!("daemon stopped");
     result
 }

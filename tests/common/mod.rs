@@ -249,6 +249,12 @@ impl Drop for Daemon {
         if !ids.is_empty() {
             docker(&[&["service", "rm"][..], &ids].concat());
         }
+        // One-off containers (builds, release commands) of a test that failed mid-way.
+        let containers = docker(&["ps", "-aq", "--filter", &label]);
+        let ids: Vec<&str> = containers.split_whitespace().collect();
+        if !ids.is_empty() {
+            docker(&[&["rm", "-f"][..], &ids].concat());
+        }
         let networks = docker(&["network", "ls", "-q", "--filter", &label]);
         for n in networks.split_whitespace() {
             // Tasks take a moment to leave the network after their service is gone.
@@ -273,14 +279,11 @@ impl Drop for Daemon {
                 .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
                 .unwrap_or_default();
             for name in names {
-                let tags = docker(&[
-                    "images",
-                    &format!("skypanel/{name}"),
-                    "--format",
-                    "{{.Repository}}:{{.Tag}}",
-                ]);
-                for tag in tags.split_whitespace() {
-                    docker(&["rmi", tag]);
+                for repo in [format!("skypanel/{name}"), format!("skypanel-build/{name}")] {
+                    let tags = docker(&["images", &repo, "--format", "{{.Repository}}:{{.Tag}}"]);
+                    for tag in tags.split_whitespace() {
+                        docker(&["rmi", tag]);
+                    }
                 }
             }
         }
