@@ -559,7 +559,23 @@ fn pushes_need_a_valid_token_of_the_apps_org_and_respect_the_deploy_limit() {
         "{out}"
     );
 
-    repo.commit(&[("Dockerfile", &dockerfile("guarded"))], "buildable");
+    // 3 MiB that do not compress: git sends the pack in chunks (over http.postBuffer).
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let noise: String = (0..3 * 1024 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'!' + (x % 90) as u8)
+        })
+        .collect();
+    let buildable = repo.commit(
+        &[
+            ("Dockerfile", &dockerfile("guarded")),
+            ("noise.txt", &noise),
+        ],
+        "buildable",
+    );
     // Another org's user: the same answer as for an app that does not exist.
     let (code, out) = repo.push(&d, Some(&stranger), &["push", "skypanel", "main"]);
     assert_ne!(code, 0);
@@ -636,6 +652,9 @@ fn pushes_need_a_valid_token_of_the_apps_org_and_respect_the_deploy_limit() {
         .ok(&["admin", "settings:set", "max_deployments_per_hour", "1"]);
     repo.push_ok(&d, &owner);
     serves(&d, &owner, &app, "guarded");
+    // Members fetch through the same endpoint (upload-pack).
+    let (code, out) = repo.push(&d, Some(&owner), &["ls-remote", "skypanel", "main"]);
+    assert!(code == 0 && out.starts_with(&buildable), "{out}");
     repo.commit(&[("Dockerfile", &dockerfile("over the limit"))], "more");
     let (code, out) = repo.push(&d, Some(&owner), &["push", "skypanel", "main"]);
     assert_ne!(code, 0);
