@@ -46,6 +46,20 @@ pub struct Backend {
     pub task: String,
 }
 
+/// A process's environment: the release's config, plus `PORT` (5000 unless
+/// the config sets it).
+fn process_env(config: &std::collections::BTreeMap<String, String>) -> (Vec<String>, u16) {
+    let port: u16 = config
+        .get("PORT")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(DEFAULT_PORT);
+    let mut env: Vec<String> = config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if !config.contains_key("PORT") {
+        env.push(format!("PORT={port}"));
+    }
+    (env, port)
+}
+
 pub fn service_name(app: &str, process: &str, version: i64) -> String {
     format!("sp-{app}-{process}-v{version}")
 }
@@ -407,7 +421,7 @@ impl Runtime {
                 name,
                 image: release.image.clone(),
                 cmd: Some(cmd),
-                env: config.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                env: process_env(&config).0,
                 labels,
                 network: Some(self.ensure_org_network(engine, app).await?),
                 ..Default::default()
@@ -450,14 +464,7 @@ impl Runtime {
             })
             .await?;
         let network = self.ensure_org_network(engine, app).await?;
-        let port: u16 = config
-            .get("PORT")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(DEFAULT_PORT);
-        let mut env: Vec<String> = config.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        if !config.contains_key("PORT") {
-            env.push(format!("PORT={port}"));
-        }
+        let (env, port) = process_env(&config);
         let mut created = Vec::new();
         let mut web = None;
         for (process, count) in formation {

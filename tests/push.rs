@@ -215,7 +215,8 @@ fn dockerfile_push_goes_live_and_a_failed_push_keeps_the_live_release() {
         ("Dockerfile", &dockerfile(&m1)),
         (
             "app.json",
-            r#"{"healthchecks": {"web": [{"type": "startup", "path": "/index.html", "attempts": 7}]}}"#,
+            r#"{"healthchecks": {"web": [{"type": "startup", "path": "/index.html", "attempts": 7}]},
+                "scripts": {"dokku": {"predeploy": "echo predeploy-ran-$PORT"}}}"#,
         ),
     ]);
     let c1 = repo.git(&["rev-parse", "HEAD"]);
@@ -234,7 +235,18 @@ fn dockerfile_push_goes_live_and_a_failed_push_keeps_the_live_release() {
     ] {
         assert!(out.contains(&want), "no {want:?} in:\n{out}");
     }
+    assert!(
+        out.contains("predeploy-ran-5000"),
+        "app.json predeploy runs with the config:\n{out}"
+    );
     serves(&d, &tok, &app, &m1);
+    // Nothing changed: every layer comes from Docker's cache.
+    let base = repo.commit(&[], "no change");
+    let out = repo.push_ok(&d, &tok);
+    assert!(
+        out.contains("Using cache") && !out.contains("Running in"),
+        "{out}"
+    );
     let checks = d.cli(&tok).json(&["checks", "-a", &app, "--json"]);
     assert_eq!(
         (checks["path"].as_str(), checks["attempts"].as_i64()),
@@ -256,20 +268,20 @@ fn dockerfile_push_goes_live_and_a_failed_push_keeps_the_live_release() {
     );
     serves(&d, &tok, &app, &m1);
     let releases = d.cli(&tok).json(&["releases", "-a", &app, "--json"]);
-    assert_eq!(releases.as_array().map(Vec::len), Some(1), "{releases}");
+    assert_eq!(releases.as_array().map(Vec::len), Some(2), "{releases}");
     let b = builds(&d, &tok, &app);
-    assert_eq!(b.len(), 2, "{b:?}");
+    assert_eq!(b.len(), 3, "{b:?}");
     assert_eq!(
         (b[0]["status"].as_str(), b[0]["release"].as_i64()),
         (Some("failed"), None)
     );
     assert_eq!(
         (
-            b[1]["status"].as_str(),
-            b[1]["release"].as_i64(),
-            b[1]["builder"].as_str(),
-            b[1]["commit"].as_str(),
-            b[1]["created_by"].as_str()
+            b[2]["status"].as_str(),
+            b[2]["release"].as_i64(),
+            b[2]["builder"].as_str(),
+            b[2]["commit"].as_str(),
+            b[2]["created_by"].as_str()
         ),
         (
             Some("succeeded"),
@@ -280,7 +292,7 @@ fn dockerfile_push_goes_live_and_a_failed_push_keeps_the_live_release() {
         )
     );
     // Stored logs, of the failed build too.
-    let failed = d.cli(&tok).ok(&["builds:output", "-a", &app, "2"]);
+    let failed = d.cli(&tok).ok(&["builds:output", "-a", &app, "3"]);
     assert!(failed.contains("returned a non-zero code: 7"), "{failed}");
     let first = d.cli(&tok).ok(&["builds:output", "-a", &app, "v1"]);
     assert!(
@@ -294,16 +306,16 @@ fn dockerfile_push_goes_live_and_a_failed_push_keeps_the_live_release() {
     let (code, out) = repo.push(&d, Some(&tok), &["push", "skypanel", "main:feature"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("refs/heads/feature stored"), "{out}");
-    assert_eq!(builds(&d, &tok, &app).len(), 2);
+    assert_eq!(builds(&d, &tok, &app).len(), 3);
 
     // A force push deploys the pushed commit: rewrite history on top of v1.
-    repo.git(&["reset", "-q", "--hard", &c1]);
+    repo.git(&["reset", "-q", "--hard", &base]);
     let m2 = unique("second");
     repo.commit(&[("Dockerfile", &dockerfile(&m2))], "second");
     repo.push_ok(&d, &tok);
     serves(&d, &tok, &app, &m2);
     let m3 = unique("forced");
-    repo.git(&["reset", "-q", "--hard", &c1]);
+    repo.git(&["reset", "-q", "--hard", &base]);
     let c3 = repo.commit(&[("Dockerfile", &dockerfile(&m3))], "forced");
     let (code, out) = repo.push(&d, Some(&tok), &["push", "skypanel", "main"]);
     assert_ne!(code, 0, "a non-fast-forward push needs --force:\n{out}");
