@@ -36,6 +36,27 @@ pub struct Runtime {
     /// Listeners to a release's rollout (a push waiting for its deploy).
     progress: Mutex<HashMap<i64, tokio::sync::mpsc::UnboundedSender<String>>>,
     data_dir: std::path::PathBuf,
+    /// Apps whose next release image is being tagged: pruning waits for it.
+    tagging: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+/// Held while a new release image is tagged and its release row written; an
+/// image prune of the app that starts meanwhile leaves every tag alone.
+pub struct TagHold {
+    map: Arc<Mutex<HashMap<i64, usize>>>,
+    app_id: i64,
+}
+
+impl Drop for TagHold {
+    fn drop(&mut self) {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.app_id) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.app_id);
+            }
+        }
+    }
 }
 
 /// A live, running web task the router may send traffic to.
@@ -81,7 +102,23 @@ impl Runtime {
             locks: Mutex::new(HashMap::new()),
             progress: Mutex::new(HashMap::new()),
             data_dir,
+            tagging: Arc::new(Mutex::new(HashMap::new())),
         })
+    }
+
+    /// See [`TagHold`]: take it before tagging, drop it once the release
+    /// that names the tag is stored.
+    pub fn hold_tags(&self, app_id: i64) -> TagHold {
+        *self
+            .tagging
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(app_id)
+            .or_default() += 1;
+        TagHold {
+            map: Arc::clone(&self.tagging),
+            app_id,
+        }
     }
 
     /// Lines describing the rollout of release `release_id` as it goes.
@@ -187,6 +224,14 @@ impl Runtime {
 
     async fn rollout(&self, release: Release) -> Result<()> {
         let rid = release.id;
+        let t0 = Instant::now();
+        let step = |what: &str| {
+            tracing::debug!(
+                release = rid,
+                ms = t0.elapsed().as_millis() as u64,
+                "rollout: {what}"
+            )
+        };
         let (app, current, newer_live, stopped) = self
             .store
             .read(move |db| {
@@ -258,6 +303,7 @@ impl Runtime {
                 return Ok(());
             }
         };
+        step("image and release command ready");
         let shown: Vec<String> = formation
             .iter()
             .map(|(p, n)| format!("{p} ({n} {})", if *n == 1 { "replica" } else { "replicas" }))
@@ -268,6 +314,7 @@ impl Runtime {
             .await?
         {
             Ok(new) => {
+                step("healthy");
                 let version = current.version;
                 self.say(
                     rid,
@@ -278,7 +325,7 @@ impl Runtime {
                     .await?;
                 self.remove_other_services(&engine, &app, &new, None)
                     .await?;
-                tracing::info!(app = %app.name, version, "release live");
+                tracing::info!(app = %app.name, version, ms = t0.elapsed().as_millis() as u64, "release live");
                 self.event(
                     "info",
                     "deploy",
@@ -494,6 +541,7 @@ impl Runtime {
                 command: release.run.commands.get(process).cloned(),
             };
             let id = engine.create_service(&def).await?;
+            tracing::debug!(service = %id, "service created");
             if process == "web" && *count > 0 {
                 web = Some((id.clone(), *count as usize));
             }
@@ -700,6 +748,7 @@ impl Runtime {
                     .get(engine, &t.node_id)
                     .await
                     .map_err(|e| e.to_string())?;
+                tracing::debug!(task = %t.id, ms = started.elapsed().as_millis() as u64, "task running; probing");
                 match probe(&addr, port, checks).await {
                     Ok(()) => {
                         self.mark_healthy(&t.id);
@@ -735,7 +784,7 @@ impl Runtime {
             let pause = if probed_and_failed {
                 Duration::from_secs(checks.wait.max(1) as u64)
             } else {
-                Duration::from_millis(50)
+                Duration::from_millis(25)
             };
             tokio::time::sleep(pause).await;
         }
@@ -744,6 +793,18 @@ impl Runtime {
     /// Keeps the images of the newest `release_images_keep` releases (and the
     /// live one); removes the app's other platform tags.
     async fn prune_images(&self, engine: &Engine, app: &App) -> Result<()> {
+        // The order matters: list the tags, then check for a tag being made,
+        // then read the releases. A tag made after the listing is not in it;
+        // one made before is either still held or already named by a release.
+        let tags = engine.app_images(&app.name).await?;
+        if self
+            .tagging
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&app.id)
+        {
+            return Ok(());
+        }
         let a = app.clone();
         let keep: HashSet<String> =
             self.store
@@ -761,7 +822,7 @@ impl Runtime {
                         .collect())
                 })
                 .await?;
-        for tag in engine.app_images(&app.name).await? {
+        for tag in tags {
             if !keep.contains(&tag) {
                 engine.untag(&tag).await?;
             }

@@ -37,14 +37,17 @@ sh tests/images/build.sh
 
 # The S3-compatible server the artifact-store tests use.
 S3_PORT=${SKYPANEL_TEST_S3_PORT:-5599}
-if ! command -v moto_server >/dev/null 2>&1; then
+if ! python3 -c "import moto.server, flask" >/dev/null 2>&1; then
     echo "==> pip install moto[server]"
-    python3 -m pip install -q 'moto[server]' 2>&1 | tail -n 3
-    hash -r
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+    fi
+    # Debian's own python3 refuses pip installs unless told (PEP 668).
+    python3 -m pip install -q 'moto[server]' || python3 -m pip install -q --break-system-packages 'moto[server]'
 fi
 if ! python3 -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $S3_PORT)))"; then
     echo "==> starting moto_server on 127.0.0.1:$S3_PORT (log: /var/log/skypanel-test-moto.log)"
-    nohup moto_server -H 127.0.0.1 -p "$S3_PORT" >/var/log/skypanel-test-moto.log 2>&1 &
+    nohup python3 -m moto.server -H 127.0.0.1 -p "$S3_PORT" >/var/log/skypanel-test-moto.log 2>&1 &
     for _ in $(seq 1 60); do
         python3 -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $S3_PORT)))" && break
         sleep 0.5

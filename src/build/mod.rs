@@ -613,11 +613,10 @@ impl Builds {
             let _ = engine.untag(&ctx.tag).await;
             return Ok(Err(BuildEnd::Canceled));
         }
-        // Tag and release under the app's runtime lock, so an image prune
-        // running for another rollout cannot take the new tag first.
+        // Tag and release under a tag hold, so an image prune running for
+        // another rollout cannot take the new tag first.
         let release = {
-            let lock = self.runtime.app_lock(app.id);
-            let _g = lock.lock().await;
+            let _hold = self.runtime.hold_tags(app.id);
             run.image = engine.tag_for_app(&ctx.tag, &app.name).await?;
             engine.untag(&ctx.tag).await?;
             let (a, by, id, checks) = (

@@ -15,7 +15,8 @@ pub async fn wait(c: &Client, app: &str, r: api::Release, quiet: bool) -> Result
     if !quiet {
         eprint!("Releasing v{} of {app} ({}) ...", r.version, r.image);
     }
-    let path = format!("/apps/{}/releases/{}", seg(app), r.version);
+    // The daemon holds each request until the release settles (or 25 s).
+    let path = format!("/apps/{}/releases/{}?wait=true", seg(app), r.version);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15 * 60);
     loop {
         let cur: api::Release = c.get(&path).await?;
@@ -44,7 +45,7 @@ pub async fn wait(c: &Client, app: &str, r: api::Release, quiet: bool) -> Result
                     cur.status
                 )
             }
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     }
 }

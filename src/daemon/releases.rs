@@ -110,20 +110,37 @@ fn parse_version(v: &str) -> Result<i64> {
     })
 }
 
+#[derive(serde::Deserialize)]
+pub struct ShowQuery {
+    /// Answer only once the release is no longer pending or deploying (up
+    /// to 25 s), so waiting clients need not poll.
+    #[serde(default)]
+    pub wait: bool,
+}
+
 pub async fn show(
     S(state): S<State>,
     caller: Caller,
     Path((name, version)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<ShowQuery>,
 ) -> R<Json<api::Release>> {
-    let r = state
-        .store
-        .read(move |db| {
-            let app = app_access(db, &caller, &name)?;
-            let v = parse_version(&version)?;
-            Ok(view(&db.release(&app, v)?))
-        })
-        .await?;
-    Ok(Json(r))
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(25);
+    loop {
+        let (c, n, v) = (caller.clone(), name.clone(), version.clone());
+        let r = state
+            .store
+            .read(move |db| {
+                let app = app_access(db, &c, &n)?;
+                let v = parse_version(&v)?;
+                Ok(view(&db.release(&app, v)?))
+            })
+            .await?;
+        let settled = !matches!(r.status.as_str(), "pending" | "deploying");
+        if !q.wait || settled || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(r));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 pub async fn deploy(
@@ -148,6 +165,7 @@ pub async fn deploy(
         ))
         .into());
     }
+    let _hold = state.runtime.hold_tags(app.id);
     let image = engine.tag_for_app(&req.image, &app.name).await?;
     let source = req.image.clone();
     let by = caller.user.email.clone();
@@ -220,6 +238,8 @@ pub async fn rollback(
         .await?;
     let (app, target) = target;
     let engine = state.runtime.engine().await?;
+    // Until the new release names the old image, no prune may take it.
+    let _hold = state.runtime.hold_tags(app.id);
     // A buildpack release's image is rebuilt from its slug by the rollout.
     if target.run.slug.is_none() && !engine.image_exists(&target.image).await? {
         return Err(Error::Conflict(format!(
