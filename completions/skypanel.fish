@@ -58,6 +58,12 @@ complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "git:set" -d 'Set 
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "git:remote" -d 'Add the app\'s git remote (and credential helper) to this repository'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "git-credential" -d 'git credential helper (git runs it; answers with the saved token)'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "git-hook" -d 'git hook (the daemon\'s repositories run it during a push)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "domains" -d 'List an app\'s hostnames: its default one and custom domains'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "domains:add" -d 'Route a custom domain to an app'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "domains:remove" -d 'Stop routing a custom domain to an app'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "maintenance" -d 'Show whether an app is in maintenance mode'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "maintenance:on" -d 'Answer every request to an app with a 503 maintenance page'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "maintenance:off" -d 'Serve an app\'s requests again'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs" -d 'List your organizations'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:create" -d 'Create an organization; you become its owner'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:members" -d 'List an organization\'s members'
@@ -76,6 +82,7 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand logout" -s h -l help -
 complete -c skypanel -n "__fish_skypanel_using_subcommand whoami" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand whoami" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l listen -d 'Address the API listens on' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l http-listen -d 'Address the router serves apps on over HTTP ("off": no router)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l data-dir -d 'Where the database and key live' -r -F
 complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l log-format -d 'Log format' -r -f -a "text\t''
 json\t''"
@@ -163,6 +170,19 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand git:remote" -s r -l re
 complete -c skypanel -n "__fish_skypanel_using_subcommand git:remote" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand git-credential" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand git-hook" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand domains" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand domains" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand domains" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand domains:add" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand domains:add" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand domains:remove" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand domains:remove" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance:on" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance:on" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance:off" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance:off" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:create" -l json -d 'Print JSON instead of a table'

@@ -394,3 +394,28 @@ pub struct HookPush {
 
 /// The last line of the hook's answer: `\u{1}exit N`.
 pub const HOOK_EXIT: &str = "\u{1}exit ";
+
+/// A custom domain of an app.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Domain {
+    pub hostname: String,
+    pub app: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AddDomain {
+    pub hostname: String,
+}
+
+/// The app's hostnames: the default one and its custom domains.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Domains {
+    pub default: String,
+    pub custom: Vec<Domain>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Maintenance {
+    pub enabled: bool,
+}

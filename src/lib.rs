@@ -14,6 +14,7 @@ pub mod git;
 pub mod init;
 pub mod jobs;
 pub mod monitor;
+pub mod router;
 pub mod runtime;
 pub mod settings;
 pub mod store;
@@ -54,11 +55,23 @@ pub(crate) fn daemon_main(args: cli::DaemonArgs) -> anyhow::Result<()> {
                     args.listen
                 )
             })?;
+        let router = match args.http_listen.as_str() {
+            "off" | "" => None,
+            a => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {a} for the router: {e} (choose another address with --http-listen, \
+                     or --http-listen off to run without the router)"
+                )
+            })?),
+        };
         let addr = listener.local_addr()?;
         println!("skypanel daemon listening on http://{addr}");
+        if let Some(r) = &router {
+            println!("skypanel router listening on http://{}", r.local_addr()?);
+        }
         std::io::stdout().flush()?;
         let state = daemon::State::new(store, data_dir);
-        daemon::serve(listener, state, shutdown_signal()).await?;
+        daemon::serve(listener, router, state, shutdown_signal()).await?;
         Ok(())
     })
 }

@@ -38,6 +38,9 @@ pub struct Runtime {
     data_dir: std::path::PathBuf,
     /// Apps whose next release image is being tagged: pruning waits for it.
     tagging: Arc<Mutex<HashMap<i64, usize>>>,
+    /// Told when the backends of some app may have changed (the router
+    /// rebuilds its table).
+    pub routes_changed: tokio::sync::Notify,
 }
 
 /// Held while a new release image is tagged and its release row written; an
@@ -103,6 +106,7 @@ impl Runtime {
             progress: Mutex::new(HashMap::new()),
             data_dir,
             tagging: Arc::new(Mutex::new(HashMap::new())),
+            routes_changed: tokio::sync::Notify::new(),
         })
     }
 
@@ -323,6 +327,7 @@ impl Runtime {
                 self.store
                     .write(move |db| db.promote_release(&current, store::now()))
                     .await?;
+                self.routes_changed.notify_one();
                 self.remove_other_services(&engine, &app, &new, None)
                     .await?;
                 tracing::info!(app = %app.name, version, ms = t0.elapsed().as_millis() as u64, "release live");
@@ -612,6 +617,7 @@ impl Runtime {
                 draining.insert(t);
             }
         }
+        self.routes_changed.notify_one();
         tokio::time::sleep(DRAIN).await;
     }
 
@@ -688,6 +694,7 @@ impl Runtime {
             .await?;
         let a = app.clone();
         self.store.write(move |db| db.set_stopped(&a, stop)).await?;
+        self.routes_changed.notify_one();
         let Some(live) = live else { return Ok(()) };
         let mut target = formation.clone();
         if stop {
@@ -841,6 +848,7 @@ impl Runtime {
         for tag in engine.app_images(&app.name).await? {
             engine.untag(&tag).await?;
         }
+        self.routes_changed.notify_one();
         Ok(())
     }
 
@@ -887,6 +895,77 @@ impl Runtime {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .contains(task)
+    }
+
+    /// The live backends of every app in `entries` with a live release, by
+    /// app id, for the router: two engine calls per web service at most, and
+    /// tasks not checked yet (after a daemon restart or a scale-up) get a
+    /// quick TCP check, all at once.
+    pub async fn web_backends(
+        &self,
+        entries: &[store::RouteEntry],
+    ) -> Result<HashMap<i64, Vec<Backend>>> {
+        let live: HashMap<&str, (i64, String)> = entries
+            .iter()
+            .filter_map(|e| e.live.map(|v| (e.app.as_str(), (e.app_id, v.to_string()))))
+            .collect();
+        let mut out: HashMap<i64, Vec<Backend>> = HashMap::new();
+        if live.is_empty() {
+            return Ok(out);
+        }
+        let engine = self.engine().await?;
+        let services = engine
+            .services(&[
+                (docker::INSTANCE, self.store.instance_id()),
+                (docker::PROCESS, "web"),
+            ])
+            .await?;
+        let mut nodes = NodeAddrs::default();
+        let mut unchecked = Vec::new();
+        for s in services {
+            let app = s.labels.get(docker::APP).map(String::as_str).unwrap_or("");
+            let Some((app_id, version)) = live.get(app) else {
+                continue;
+            };
+            if s.labels.get(docker::RELEASE) != Some(version) {
+                continue;
+            }
+            for t in engine.tasks(&s.id).await? {
+                let Some(port) = t.port.filter(|_| t.running() && !self.is_draining(&t.id)) else {
+                    continue;
+                };
+                let b = Backend {
+                    addr: nodes.get(&engine, &t.node_id).await?,
+                    port,
+                    task: t.id.clone(),
+                };
+                if self.is_healthy(&t.id) {
+                    out.entry(*app_id).or_default().push(b);
+                } else {
+                    unchecked.push((*app_id, b));
+                }
+            }
+        }
+        let quick = Checks {
+            enabled: false,
+            path: "/".into(),
+            attempts: 1,
+            timeout: 1,
+            wait: 0,
+        };
+        let results = futures_util::future::join_all(
+            unchecked
+                .iter()
+                .map(|(_, b)| probe(&b.addr, b.port, &quick)),
+        )
+        .await;
+        for ((app_id, b), r) in unchecked.into_iter().zip(results) {
+            if r.is_ok() {
+                self.mark_healthy(&b.task);
+                out.entry(app_id).or_default().push(b);
+            }
+        }
+        Ok(out)
     }
 
     /// Live backends: running web tasks of the live release that passed a
@@ -945,10 +1024,12 @@ impl Runtime {
             .store
             .read(move |db| Ok((db.live_release(id)?, db.stopped(&db.app_by_id(id)?)?)))
             .await?;
-        match live {
+        let r = match live {
             Some(live) if !stopped => self.scale_locked(app, &live, changes).await,
             _ => Ok(()),
-        }
+        };
+        self.routes_changed.notify_one();
+        r
     }
 
     async fn scale_locked(

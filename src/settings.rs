@@ -283,6 +283,13 @@ pub const DEFS: &[Def] = &[
         "Apps answer at APP.<default_domain>.",
     ),
     def(
+        "router_backend_timeout_s",
+        "networking",
+        Kind::Int { min: 1, max: 3600 },
+        "60",
+        "Seconds the router waits for an app to start answering a request before it answers 504.",
+    ),
+    def(
         "max_apps_per_org",
         "limits",
         Kind::Int {

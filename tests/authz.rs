@@ -320,6 +320,35 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
         ("DELETE", "/api/v1/apps/{app}/build-cache") => {
             (format!("/api/v1/apps/{app}/build-cache"), None, Class::App)
         }
+        ("GET", "/api/v1/apps/{app}/domains") => {
+            (format!("/api/v1/apps/{app}/domains"), None, Class::App)
+        }
+        ("POST", "/api/v1/apps/{app}/domains") => (
+            format!("/api/v1/apps/{app}/domains"),
+            Some(json!({"hostname": format!("{}.example.com", unique("matrix"))})),
+            Class::App,
+        ),
+        ("DELETE", "/api/v1/apps/{app}/domains/{domain}") => {
+            let domain = format!("{}.example.com", unique("gone"));
+            w.as_owner(
+                "POST",
+                &format!("/api/v1/apps/{app}/domains"),
+                Some(json!({"hostname": domain})),
+            );
+            (
+                format!("/api/v1/apps/{app}/domains/{domain}"),
+                None,
+                Class::App,
+            )
+        }
+        ("GET", "/api/v1/apps/{app}/maintenance") => {
+            (format!("/api/v1/apps/{app}/maintenance"), None, Class::App)
+        }
+        ("PUT", "/api/v1/apps/{app}/maintenance") => (
+            format!("/api/v1/apps/{app}/maintenance"),
+            Some(json!({"enabled": false})),
+            Class::App,
+        ),
         ("GET", "/api/v1/plans") => (route.into(), None, Class::SelfService),
         ("GET", "/api/v1/admin/users") => (route.into(), None, Class::AdminOnly),
         ("POST", "/api/v1/admin/users") => (

@@ -24,6 +24,8 @@ fn snapshot(d: &Daemon, app: &str, org: &str) -> Value {
         "members": h.get(&format!("/api/v1/orgs/{org}/members")),
         "build_settings": h.get(&format!("/api/v1/apps/{app}/build-settings")),
         "builds": h.get(&format!("/api/v1/apps/{app}/builds")),
+        "domains": h.get(&format!("/api/v1/apps/{app}/domains")),
+        "maintenance": h.get(&format!("/api/v1/apps/{app}/maintenance")),
         "orgs": h.get("/api/v1/orgs"),
         "tokens": tokens,
     })
@@ -499,6 +501,26 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
             As::Owner,
             vec!["git:remote", "-a", &app],
             "not inside a git repository",
+        ),
+        (
+            As::Owner,
+            vec!["domains:add", "-a", &app, "bad-.example.com"],
+            "is not a domain name",
+        ),
+        (
+            As::Owner,
+            vec!["domains:add", "-a", &app, "localhost"],
+            "is not a domain name",
+        ),
+        (
+            As::Owner,
+            vec!["domains:remove", "-a", &app, "never.example.com"],
+            "has no domain \"never.example.com\"",
+        ),
+        (
+            As::Stranger,
+            vec!["maintenance:on", "-a", &app],
+            "not found",
         ),
         (
             As::Admin,

@@ -96,8 +96,15 @@ fn sigterm_lets_an_in_flight_request_finish() {
 /// Runs a daemon that is expected to refuse to start; returns its stderr.
 fn refused_start(cwd: &Path, listen: &str, data: &Path, key: Option<&str>) -> String {
     let mut cmd = clean_command(cwd);
-    cmd.args(["daemon", "--listen", listen, "--data-dir"])
-        .arg(data);
+    cmd.args([
+        "daemon",
+        "--http-listen",
+        "off",
+        "--listen",
+        listen,
+        "--data-dir",
+    ])
+    .arg(data);
     if let Some(k) = key {
         cmd.env("SKYPANEL_ENCRYPTION_KEY", k);
     }

@@ -11,4 +11,5 @@ mod deploy;
 mod nodes;
 mod push;
 mod rollout;
+mod router;
 mod secrets;

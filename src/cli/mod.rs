@@ -8,6 +8,7 @@ mod admin;
 mod apps;
 mod builds;
 pub mod client;
+mod domains;
 mod git;
 mod nodes;
 mod orgs;
@@ -148,6 +149,23 @@ pub enum Command {
     #[command(name = "git-hook", hide = true)]
     GitHook { hook: String },
 
+    /// List an app's hostnames: its default one and custom domains
+    Domains(domains::ListArgs),
+    /// Route a custom domain to an app
+    #[command(name = "domains:add")]
+    DomainsAdd(domains::DomainArgs),
+    /// Stop routing a custom domain to an app
+    #[command(name = "domains:remove")]
+    DomainsRemove(domains::DomainArgs),
+    /// Show whether an app is in maintenance mode
+    Maintenance(domains::AppArgs),
+    /// Answer every request to an app with a 503 maintenance page
+    #[command(name = "maintenance:on")]
+    MaintenanceOn(domains::AppArgs),
+    /// Serve an app's requests again
+    #[command(name = "maintenance:off")]
+    MaintenanceOff(domains::AppArgs),
+
     /// List your organizations
     Orgs(JsonFlag),
     /// Create an organization; you become its owner
@@ -188,6 +206,9 @@ pub struct DaemonArgs {
     /// Address the API listens on
     #[arg(long, default_value = DEFAULT_LISTEN, env = "SKYPANEL_LISTEN")]
     pub listen: String,
+    /// Address the router serves apps on over HTTP ("off": no router)
+    #[arg(long, default_value = "0.0.0.0:80", env = "SKYPANEL_HTTP_LISTEN")]
+    pub http_listen: String,
     #[command(flatten)]
     pub data_dir: DataDir,
     /// Log format
@@ -340,6 +361,12 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::RepoPurgeCache(a) => builds::purge_cache(a).await,
         C::GitSet(a) => builds::git_set(a).await,
         C::GitRemote(a) => builds::remote(a).await,
+        C::Domains(a) => domains::list(a).await,
+        C::DomainsAdd(a) => domains::add(a).await,
+        C::DomainsRemove(a) => domains::remove(a).await,
+        C::Maintenance(a) => domains::maintenance(a).await,
+        C::MaintenanceOn(a) => domains::set_maintenance(a, true).await,
+        C::MaintenanceOff(a) => domains::set_maintenance(a, false).await,
         C::Orgs(j) => orgs::list(j).await,
         C::OrgsCreate(a) => orgs::create(a).await,
         C::OrgsMembers(a) => orgs::members(a).await,

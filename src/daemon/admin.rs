@@ -216,6 +216,8 @@ pub async fn set_setting(
         })
         .await?;
     tracing::info!(key = %s.key, "setting changed");
+    // default_domain and the router's limits apply at once.
+    state.runtime.routes_changed.notify_one();
     Ok(Json(s))
 }
 

@@ -8,6 +8,7 @@ mod access;
 mod admin;
 mod apps;
 mod auth;
+mod domains;
 mod error;
 pub mod git;
 mod nodes;
@@ -69,6 +70,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/apps/{app}/build-settings"),
     ("PATCH", "/api/v1/apps/{app}/build-settings"),
     ("DELETE", "/api/v1/apps/{app}/build-cache"),
+    ("GET", "/api/v1/apps/{app}/domains"),
+    ("POST", "/api/v1/apps/{app}/domains"),
+    ("DELETE", "/api/v1/apps/{app}/domains/{domain}"),
+    ("GET", "/api/v1/apps/{app}/maintenance"),
+    ("PUT", "/api/v1/apps/{app}/maintenance"),
     ("GET", "/api/v1/plans"),
     ("GET", "/api/v1/admin/users"),
     ("POST", "/api/v1/admin/users"),
@@ -101,6 +107,7 @@ pub struct State {
     pub pushes: git::Pushes,
     /// `http://127.0.0.1:PORT`: how the hook reaches this daemon.
     pub self_url: std::sync::Arc<std::sync::OnceLock<String>>,
+    pub router: std::sync::Arc<crate::router::Router>,
 }
 
 impl State {
@@ -121,6 +128,7 @@ impl State {
             builds,
             pushes: Default::default(),
             self_url: Default::default(),
+            router: crate::router::Router::new(),
         }
     }
 
@@ -187,6 +195,15 @@ pub fn router(state: State) -> Router {
             "/apps/{app}/build-cache",
             axum::routing::delete(git::purge_cache),
         )
+        .route("/apps/{app}/domains", get(domains::list).post(domains::add))
+        .route(
+            "/apps/{app}/domains/{domain}",
+            axum::routing::delete(domains::remove),
+        )
+        .route(
+            "/apps/{app}/maintenance",
+            get(domains::maintenance).put(domains::set_maintenance),
+        )
         .route("/plans", get(admin::plans))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/plans", axum::routing::post(admin::create_plan))
@@ -237,6 +254,7 @@ pub fn router(state: State) -> Router {
 /// requests finish.
 pub async fn serve(
     listener: TcpListener,
+    router_listener: Option<TcpListener>,
     state: State,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -289,6 +307,21 @@ pub async fn serve(
         state.runtime.clone(),
         stop_rx.clone(),
     ));
+    let router_tasks = router_listener.map(|r| {
+        (
+            tokio::spawn(crate::router::proxy::serve(
+                r,
+                state.router.clone(),
+                stop_rx.clone(),
+            )),
+            tokio::spawn(crate::router::refresh_loop(
+                state.router.clone(),
+                state.store.clone(),
+                state.runtime.clone(),
+                stop_rx.clone(),
+            )),
+        )
+    });
     runner.wake = state.jobs_wake.clone();
     let runner_task = tokio::spawn(runner.run(stop_rx));
     let app = router(state);
@@ -303,6 +336,10 @@ pub async fn serve(
     let _ = monitor_task.await;
     let _ = reconcile_task.await;
     let _ = housekeeping.await;
+    if let Some((a, b)) = router_tasks {
+        let _ = a.await;
+        let _ = b.await;
+    }
     tracing::info!("daemon stopped");
     result
 }

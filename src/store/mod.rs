@@ -9,6 +9,7 @@
 mod accounts;
 mod apps;
 mod builds;
+mod domains;
 pub mod jobs;
 mod ops;
 mod orgs;
@@ -25,6 +26,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 pub use accounts::{Token, User};
 pub use apps::{App, ConfigChange};
 pub use builds::{BUILDERS, Build, BuildCache, BuildRef};
+pub use domains::{Domain, RouteEntry};
 pub use jobs::{Job, JobState, NewJob};
 pub use ops::{Event, Node};
 pub use orgs::{Member, Org, OrgSummary, Role};
@@ -45,6 +47,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0003_nodes_events.sql"),
     ),
     ("0004_builds", include_str!("migrations/0004_builds.sql")),
+    ("0005_domains", include_str!("migrations/0005_domains.sql")),
 ];
 
 const KEY_CHECK: &str = "key_check";

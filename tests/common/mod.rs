@@ -26,6 +26,8 @@ pub fn unique(prefix: &str) -> String {
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub url: String,
+    /// `127.0.0.1:PORT` of the router (HTTP).
+    pub router: String,
     pub admin_token: String,
     /// The `skypanel.instance` label on every Docker object this daemon makes.
     pub instance: String,
@@ -133,6 +135,7 @@ impl Daemon {
         let mut d = Daemon {
             dir,
             url: String::new(),
+            router: String::new(),
             admin_token,
             instance,
             child: None,
@@ -150,17 +153,30 @@ impl Daemon {
             .open(self.log_path())
             .expect("log file");
         let mut child = clean_command(self.dir.path())
-            .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "daemon",
+                "--listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(self.data_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
             .expect("spawn daemon");
         let stdout = child.stdout.take().expect("stdout");
+        let mut out = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read daemon stdout");
+        out.read_line(&mut line).expect("read daemon stdout");
+        let mut router = String::new();
+        out.read_line(&mut router).expect("read daemon stdout");
+        self.router = router
+            .trim()
+            .strip_prefix("skypanel router listening on http://")
+            .unwrap_or_default()
+            .to_string();
         let Some(url) = line.trim().strip_prefix("skypanel daemon listening on ") else {
             let _ = child.kill();
             panic!(

@@ -1,0 +1,218 @@
+//! The edge router: HTTP requests by Host to the live release's healthy web
+//! tasks. The routing table is a snapshot rebuilt from the store and the
+//! runtime whenever the runtime says routes changed (a release went live,
+//! tasks started draining, a scale) and every two seconds; requests read the
+//! current snapshot without locks held across awaits.
+
+mod pages;
+pub mod proxy;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::runtime::Runtime;
+use crate::store::Store;
+
+/// Where one app's requests go.
+pub struct AppRoute {
+    pub app: String,
+    pub maintenance: bool,
+    pub backends: Vec<SocketAddr>,
+    next: AtomicUsize,
+}
+
+impl AppRoute {
+    /// The backends in the order to try them, starting round-robin.
+    pub fn order(&self) -> Vec<SocketAddr> {
+        let n = self.backends.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        (0..n).map(|i| self.backends[(start + i) % n]).collect()
+    }
+}
+
+pub struct Table {
+    hosts: HashMap<String, Arc<AppRoute>>,
+    /// How long a backend may take to send its response head.
+    pub backend_timeout: Duration,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table {
+            hosts: HashMap::new(),
+            backend_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Table {
+    pub fn lookup(&self, host: &str) -> Option<Arc<AppRoute>> {
+        self.hosts.get(host).cloned()
+    }
+
+    /// Every backend address in the table (for pruning the connection pool).
+    pub fn addresses(&self) -> std::collections::HashSet<SocketAddr> {
+        self.hosts
+            .values()
+            .flat_map(|r| r.backends.iter().copied())
+            .collect()
+    }
+}
+
+pub struct Router {
+    table: RwLock<Arc<Table>>,
+    pub pool: proxy::Pool,
+}
+
+impl Router {
+    pub fn new() -> Arc<Router> {
+        Arc::new(Router {
+            table: RwLock::new(Arc::new(Table::default())),
+            pool: proxy::Pool::default(),
+        })
+    }
+
+    pub fn table(&self) -> Arc<Table> {
+        Arc::clone(&self.table.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Rebuilds the table from the store and the runtime.
+    pub async fn refresh(&self, store: &Store, runtime: &Runtime) -> crate::error::Result<()> {
+        let (entries, domain, timeout) = store
+            .read(|db| {
+                Ok((
+                    db.route_entries()?,
+                    db.setting("default_domain")?,
+                    db.setting_i64("router_backend_timeout_s")?,
+                ))
+            })
+            .await?;
+        let backends = runtime.web_backends(&entries).await?;
+        let old = self.table();
+        let mut hosts = HashMap::new();
+        for e in entries {
+            let mut addrs: Vec<SocketAddr> = backends
+                .get(&e.app_id)
+                .map(|b| {
+                    b.iter()
+                        .filter_map(|b| format!("{}:{}", b.addr, b.port).parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            addrs.sort();
+            // Keep the round-robin position when nothing changed.
+            let default_host = format!("{}.{domain}", e.app);
+            let next = old
+                .lookup(&default_host)
+                .map(|r| r.next.load(Ordering::Relaxed))
+                .unwrap_or(0);
+            let route = Arc::new(AppRoute {
+                app: e.app.clone(),
+                maintenance: e.maintenance,
+                backends: addrs,
+                next: AtomicUsize::new(next),
+            });
+            for d in &e.domains {
+                hosts.insert(d.clone(), Arc::clone(&route));
+            }
+            hosts.insert(default_host, route);
+        }
+        let table = Arc::new(Table {
+            hosts,
+            backend_timeout: Duration::from_secs(timeout.max(1) as u64),
+        });
+        self.pool.retain(&table.addresses());
+        *self.table.write().unwrap_or_else(|p| p.into_inner()) = table;
+        Ok(())
+    }
+}
+
+/// Keeps the table fresh until `stop`.
+pub async fn refresh_loop(
+    router: Arc<Router>,
+    store: Store,
+    runtime: Arc<Runtime>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(e) = router.refresh(&store, &runtime).await {
+            tracing::warn!(error = %e, "cannot refresh the routing table");
+        }
+        tokio::select! {
+            _ = runtime.routes_changed.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// The host a request is for: the Host header (or the URI's authority),
+/// lowercased, without port and trailing dot.
+pub fn request_host<B>(req: &hyper::Request<B>) -> Option<String> {
+    let raw = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))?;
+    Some(host_of(&raw)).filter(|h| !h.is_empty())
+}
+
+fn host_of(raw: &str) -> String {
+    let host = if let Some(rest) = raw.strip_prefix('[') {
+        // [v6]:port
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        match raw.rsplit_once(':') {
+            Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => raw,
+        }
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_from_headers() {
+        assert_eq!(host_of("Shop.Example.com:8080"), "shop.example.com");
+        assert_eq!(host_of("shop.localhost."), "shop.localhost");
+        assert_eq!(host_of("[::1]:80"), "::1");
+        assert_eq!(host_of("plain"), "plain");
+    }
+
+    #[test]
+    fn round_robin_visits_every_backend() {
+        let r = AppRoute {
+            app: "a".into(),
+            maintenance: false,
+            backends: vec![
+                "127.0.0.1:1".parse().expect("a"),
+                "127.0.0.1:2".parse().expect("b"),
+            ],
+            next: AtomicUsize::new(0),
+        };
+        let first = r.order();
+        let second = r.order();
+        assert_eq!(first.len(), 2);
+        assert_ne!(first[0], second[0]);
+        assert!(
+            AppRoute {
+                backends: vec![],
+                ..r
+            }
+            .order()
+            .is_empty()
+        );
+    }
+}

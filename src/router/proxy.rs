@@ -1,0 +1,310 @@
+//! The proxy: an HTTP/1.1 server (hyper) that forwards each request to a
+//! backend of its app with the bodies streamed both ways, keeps idle
+//! connections to backends for reuse, retries on another backend only when
+//! nothing was sent, and passes WebSocket (and other) upgrades through.
+
+use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::{Router, pages, request_host};
+
+pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>;
+
+/// How long a backend may take to connect (the response head's limit is the
+/// `router_backend_timeout_s` setting).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest request head a client may send.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Idle connections kept per backend.
+const IDLE_PER_BACKEND: usize = 64;
+
+/// Idle keep-alive connections to backends.
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<HashMap<SocketAddr, Vec<SendRequest<Incoming>>>>,
+}
+
+impl Pool {
+    fn take(&self, addr: SocketAddr) -> Option<SendRequest<Incoming>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.get_mut(&addr)?;
+        while let Some(s) = list.pop() {
+            if s.is_ready() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn put(&self, addr: SocketAddr, s: SendRequest<Incoming>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.entry(addr).or_default();
+        if list.len() < IDLE_PER_BACKEND {
+            list.push(s);
+        }
+    }
+
+    /// Drops connections to backends that are no longer in the table.
+    pub fn retain(&self, live: &HashSet<SocketAddr>) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|a, _| live.contains(a));
+    }
+}
+
+async fn connect(addr: SocketAddr, upgrades: bool) -> std::io::Result<SendRequest<Incoming>> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(async move {
+        let r = if upgrades {
+            conn.with_upgrades().await
+        } else {
+            conn.await
+        };
+        if let Err(e) = r {
+            tracing::debug!(%addr, error = %e, "backend connection ended");
+        }
+    });
+    Ok(sender)
+}
+
+/// Serves the router on `listener` until `stop` turns true.
+pub async fn serve(listener: TcpListener, router: Arc<Router>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "router cannot accept");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = Arc::clone(&router);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let router = Arc::clone(&router);
+                async move { Ok::<_, Infallible>(handle(router, peer, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .max_buf_size(MAX_HEADER_BYTES)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "client connection ended");
+            }
+        });
+    }
+}
+
+/// Headers that describe one hop, not the request (RFC 9110 7.6.1).
+const HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn strip_hop_headers(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    for n in HOP {
+        h.remove(*n);
+    }
+}
+
+fn is_upgrade(h: &HeaderMap) -> bool {
+    h.contains_key(header::UPGRADE)
+        && h.get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
+}
+
+fn request_id(h: &HeaderMap) -> HeaderValue {
+    if let Some(v) = h.get("x-request-id") {
+        let ok = v.len() <= 128
+            && v.as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b));
+        if ok && !v.is_empty() {
+            return v.clone();
+        }
+    }
+    let mut b = [0u8; 16];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    HeaderValue::from_str(&hex).unwrap_or_else(|_| HeaderValue::from_static("0"))
+}
+
+pub async fn handle(
+    router: Arc<Router>,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
+    let started = std::time::Instant::now();
+    let Some(host) = request_host(&req) else {
+        return pages::bad_request();
+    };
+    let table = router.table();
+    let Some(route) = table.lookup(&host) else {
+        return pages::unknown_host();
+    };
+    if route.maintenance {
+        return pages::maintenance(&route.app);
+    }
+    let order = route.order();
+    if order.is_empty() {
+        return pages::no_backend(&route.app);
+    }
+    let upgrade = is_upgrade(req.headers());
+    let id = request_id(req.headers());
+    {
+        let h = req.headers_mut();
+        let upgrade_to = h.get(header::UPGRADE).cloned();
+        let forwarded_host = h.get(header::HOST).cloned();
+        strip_hop_headers(h);
+        if let (true, Some(u)) = (upgrade, upgrade_to) {
+            h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            h.insert(header::UPGRADE, u);
+        }
+        let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(prev) => format!("{prev}, {}", peer.ip()),
+            None => peer.ip().to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&xff) {
+            h.insert("x-forwarded-for", v);
+        }
+        h.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        if let Some(fh) = forwarded_host {
+            h.insert("x-forwarded-host", fh);
+        }
+        h.insert("x-request-id", id.clone());
+    }
+    // The client's side of an upgrade, taken before the request moves on.
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let mut req = Some(req);
+    let mut answer = None;
+    // Each backend in turn; on one, a pooled connection first, then a fresh one.
+    let attempts = order.iter().flat_map(|a| [(*a, true), (*a, false)]);
+    for (addr, reuse) in attempts {
+        if answer.is_some() {
+            break;
+        }
+        let pooled = if upgrade || !reuse {
+            None
+        } else {
+            router.pool.take(addr)
+        };
+        if reuse && pooled.is_none() {
+            continue;
+        }
+        let mut sender = match pooled {
+            Some(s) => s,
+            None => match connect(addr, upgrade).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%addr, error = %e, "backend refused; trying the next");
+                    continue;
+                }
+            },
+        };
+        let Some(r) = req.take() else { break };
+        match tokio::time::timeout(table.backend_timeout, sender.try_send_request(r)).await {
+            Err(_) => {
+                answer = Some(pages::timeout(&route.app));
+                break;
+            }
+            Ok(Ok(mut resp)) => {
+                if upgrade && resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    let backend_upgrade = hyper::upgrade::on(&mut resp);
+                    if let Some(client_upgrade) = client_upgrade {
+                        tokio::spawn(async move {
+                            let (Ok(c), Ok(b)) = (client_upgrade.await, backend_upgrade.await)
+                            else {
+                                return;
+                            };
+                            let (mut c, mut b) = (TokioIo::new(c), TokioIo::new(b));
+                            let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
+                        });
+                    }
+                } else if !upgrade {
+                    router.pool.put(addr, sender);
+                }
+                let mut resp = resp.map(|b| b.boxed_unsync());
+                if !upgrade {
+                    strip_hop_headers(resp.headers_mut());
+                }
+                resp.headers_mut().insert("x-request-id", id.clone());
+                answer = Some(resp);
+                break;
+            }
+            Ok(Err(mut e)) => match e.take_message() {
+                // Not sent (the idle connection had closed): try again.
+                Some(r) => {
+                    req = Some(r);
+                    continue;
+                }
+                None => {
+                    tracing::debug!(%addr, error = %e.error(), "backend failed mid-request");
+                    answer = Some(pages::bad_gateway(&route.app));
+                    break;
+                }
+            },
+        }
+    }
+    let resp = answer.unwrap_or_else(|| pages::bad_gateway(&route.app));
+    tracing::debug!(
+        host = %host,
+        app = %route.app,
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        request_id = id.to_str().unwrap_or_default(),
+        "router request"
+    );
+    resp
+}
