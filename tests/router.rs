@@ -184,10 +184,11 @@ fn timeouts_answer_504_and_websockets_pass_through() {
         "Dockerfile",
         "FROM skypanel-test/web:1\nRUN printf '#!/bin/sh\\nsleep 30\\n' > /www/cgi-bin/hang && chmod 755 /www/cgi-bin/hang\n",
     )]);
-    d.cli(&tok).cwd(repo.path()).ok(&["apps:create", &hang]);
-    repo.push_ok(&d, &tok);
+    // Set first: the table that first routes the app was built with it.
     d.admin()
         .ok(&["admin", "settings:set", "router_backend_timeout_s", "2"]);
+    d.cli(&tok).cwd(repo.path()).ok(&["apps:create", &hang]);
+    repo.push_ok(&d, &tok);
     let host = format!("{hang}.localhost");
     eventually(&d, &host, "/", 200, "web v1");
     let started = Instant::now();
