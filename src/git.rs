@@ -34,30 +34,34 @@ pub fn ensure_repo(data_dir: &Path, app: &str) -> Result<PathBuf> {
     let path = repo_path(data_dir, app);
     let git_err =
         |e: git2::Error| Error::Internal(format!("git repository of {app}: {}", e.message()));
-    let repo = match git2::Repository::open_bare(&path) {
-        Ok(r) => r,
-        Err(_) => {
-            std::fs::create_dir_all(root(data_dir))?;
-            let mut opts = git2::RepositoryInitOptions::new();
-            opts.bare(true).initial_head("main").mkdir(true);
-            git2::Repository::init_opts(&path, &opts).map_err(git_err)?
-        }
-    };
-    let mut cfg = repo.config().map_err(git_err)?;
-    cfg.set_bool("http.receivepack", true).map_err(git_err)?;
-    cfg.set_bool("receive.denyNonFastForwards", false)
-        .map_err(git_err)?;
-    cfg.set_bool("core.logAllRefUpdates", true)
-        .map_err(git_err)?;
+    // Config is written once, when the repository is made: concurrent
+    // requests would otherwise race for git's config lock.
+    if git2::Repository::open_bare(&path).is_err() {
+        std::fs::create_dir_all(root(data_dir))?;
+        let mut opts = git2::RepositoryInitOptions::new();
+        opts.bare(true).initial_head("main").mkdir(true);
+        let repo = git2::Repository::init_opts(&path, &opts).map_err(git_err)?;
+        let mut cfg = repo.config().map_err(git_err)?;
+        cfg.set_bool("http.receivepack", true).map_err(git_err)?;
+        cfg.set_bool("receive.denyNonFastForwards", false)
+            .map_err(git_err)?;
+        cfg.set_bool("core.logAllRefUpdates", true)
+            .map_err(git_err)?;
+    }
+    // The hook names this binary; rewritten (atomically) when it moved.
     let exe = std::env::current_exe()?;
     let hooks = path.join("hooks");
     std::fs::create_dir_all(&hooks)?;
     let hook = hooks.join("pre-receive");
     let script = hook_script(&exe);
     if std::fs::read_to_string(&hook).ok().as_deref() != Some(script.as_str()) {
-        std::fs::write(&hook, script)?;
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))?;
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = hooks.join(format!(".pre-receive.{}.{n}", std::process::id()));
+        std::fs::write(&tmp, script)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::rename(&tmp, &hook)?;
     }
     Ok(path)
 }
