@@ -294,17 +294,7 @@ impl Runtime {
                     rid,
                     format!("Release v{} failed: {reason}", current.version),
                 );
-                self.store
-                    .write(move |db| db.mark_release(rid, "failed", Some(&reason), store::now()))
-                    .await?;
-                self.event(
-                    "error",
-                    "deploy_failed",
-                    Some(&app.name),
-                    format!("release v{} failed", current.version),
-                )
-                .await;
-                return Ok(());
+                return self.fail_release(&app, &current, reason).await;
             }
         };
         step("image and release command ready");
@@ -349,19 +339,26 @@ impl Runtime {
                     format!("Release v{} failed its checks: {reason}", current.version),
                 );
                 tracing::warn!(app = %app.name, %reason, "release failed its checks");
-                self.store
-                    .write(move |db| db.mark_release(rid, "failed", Some(&reason), store::now()))
-                    .await?;
-                self.event(
-                    "error",
-                    "deploy_failed",
-                    Some(&app.name),
-                    format!("release v{} failed", current.version),
-                )
-                .await;
-                Ok(())
+                self.fail_release(&app, &current, reason).await
             }
         }
+    }
+
+    /// Marks a release failed with its reason and records the event; the
+    /// live release is untouched.
+    async fn fail_release(&self, app: &App, release: &Release, reason: String) -> Result<()> {
+        let rid = release.id;
+        self.store
+            .write(move |db| db.mark_release(rid, "failed", Some(&reason), store::now()))
+            .await?;
+        self.event(
+            "error",
+            "deploy_failed",
+            Some(&app.name),
+            format!("release v{} failed", release.version),
+        )
+        .await;
+        Ok(())
     }
 
     /// The release with an image that exists: a buildpack release whose
