@@ -369,14 +369,14 @@ impl Runtime {
         app: &App,
         release: Release,
     ) -> Result<std::result::Result<Release, String>> {
-        if engine.image_exists(&release.image).await? {
+        if engine.image_exists(&release.run.image).await? {
             return Ok(Ok(release));
         }
         let (Some(slug), Some(runner)) = (release.run.slug.clone(), release.run.runner.clone())
         else {
             return Ok(Err(format!(
                 "its image {} is no longer on this server",
-                release.image
+                release.run.image
             )));
         };
         self.say(
@@ -401,7 +401,6 @@ impl Runtime {
                     .await?;
                 tracing::info!(app = %app.name, version = release.version, %image, "image rebuilt from the slug");
                 let mut r = release;
-                r.image = image.clone();
                 r.run.image = image;
                 Ok(Ok(r))
             }
@@ -468,7 +467,7 @@ impl Runtime {
         let id = engine
             .create_container(&docker::RunDef {
                 name,
-                image: release.image.clone(),
+                image: release.run.image.clone(),
                 cmd: Some(cmd),
                 env: process_env(&config).0,
                 labels,
@@ -532,7 +531,7 @@ impl Runtime {
             );
             let def = ServiceDef {
                 name,
-                image: release.image.clone(),
+                image: release.run.image.clone(),
                 env: env.clone(),
                 labels,
                 replicas: (*count).max(0) as u64,
@@ -822,7 +821,7 @@ impl Runtime {
                         .chain(releases.iter().filter(|r| {
                             matches!(r.status.as_str(), "live" | "pending" | "deploying")
                         }))
-                        .map(|r| r.image.clone())
+                        .map(|r| r.run.image.clone())
                         .collect())
                 })
                 .await?;

@@ -271,7 +271,7 @@ impl Builds {
     async fn push_inner(&self, push: Push, out: &Out) -> Result<std::result::Result<(), String>> {
         let app = push.app.clone();
         let a = app.clone();
-        let (_, branch) = self.store.read(move |db| db.build_settings(&a)).await?;
+        let (builder, branch) = self.store.read(move |db| db.build_settings(&a)).await?;
         let wanted: Vec<String> = match &branch {
             Some(b) => vec![format!("refs/heads/{b}")],
             None => vec!["refs/heads/main".into(), "refs/heads/master".into()],
@@ -291,26 +291,23 @@ impl Builds {
             }
             return Ok(Ok(()));
         };
-        // max_deployments_per_hour, per org.
-        let org = app.org_id;
-        let (limit, used, timeout) = self
+        let a = app.clone();
+        let (limit, timeout) = self
             .store
             .read(move |db| {
                 Ok((
-                    db.setting_i64("max_deployments_per_hour")?,
-                    db.deployments_since(org, store::now() - 3600)?,
+                    db.check_deploy_limit(&a, store::now()),
                     db.setting_i64("build_queue_timeout")?,
                 ))
             })
             .await?;
-        if limit > 0 && used >= limit {
-            let msg = format!(
-                "organization {} started {used} deployments in the last hour, the most max_deployments_per_hour \
-                 ({limit}) allows: wait and push again, or ask an admin to raise the limit",
-                app.org
-            );
-            out.fail(&msg);
-            return Ok(Err(msg));
+        match limit {
+            Ok(()) => {}
+            Err(Error::Conflict(msg)) => {
+                out.fail(&msg);
+                return Ok(Err(msg));
+            }
+            Err(e) => return Err(e),
         }
         let until = tokio::time::Instant::now() + Duration::from_secs(timeout.max(1) as u64);
         let lock = self.app_lock(app.id);
@@ -363,9 +360,7 @@ impl Builds {
         let source = tokio::task::spawn_blocking(move || crate::git::inspect(&r, q.as_deref(), &c))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
-        let a = app.clone();
-        let (setting, _) = self.store.read(move |db| db.build_settings(&a)).await?;
-        let provider = match choose(&setting, &source) {
+        let provider = match choose(&builder, &source) {
             Ok(p) => p,
             Err(msg) => {
                 out.fail(&msg);

@@ -19,7 +19,7 @@ pub(super) fn view(r: &Release) -> api::Release {
     api::Release {
         version: r.version,
         status: r.status.clone(),
-        image: r.image.clone(),
+        image: r.run.image.clone(),
         formation: r.formation.clone(),
         description: r.description.clone(),
         reason: r.reason.clone(),
@@ -54,20 +54,6 @@ pub fn release_and_queue(
     job.max_attempts = 3;
     db.enqueue(&job, now)?;
     Ok(r)
-}
-
-/// `max_deployments_per_hour`, per org (pushes count too).
-pub fn check_deploy_limit(db: &Db, app: &App) -> Result<()> {
-    let limit = db.setting_i64("max_deployments_per_hour")?;
-    let used = db.deployments_since(app.org_id, store::now() - 3600)?;
-    if limit > 0 && used >= limit {
-        return Err(Error::Conflict(format!(
-            "organization {} started {used} deployments in the last hour, the most max_deployments_per_hour \
-             ({limit}) allows: wait and deploy again, or ask an admin to raise the limit",
-            app.org
-        )));
-    }
-    Ok(())
 }
 
 fn process_name(p: &str) -> Result<()> {
@@ -173,7 +159,7 @@ pub async fn deploy(
         .store
         .write(move |db| {
             let app = db.app_by_id(app.id)?;
-            check_deploy_limit(db, &app)?;
+            db.check_deploy_limit(&app, store::now())?;
             // The formation names the process this image runs.
             let mut formation = db.formation(&app)?;
             if !formation.contains_key(&process) {
@@ -192,7 +178,7 @@ pub async fn deploy(
         })
         .await?;
     state.jobs_wake.notify_one();
-    tracing::info!(app = %name, version = r.version, image = %r.image, "deploy queued");
+    tracing::info!(app = %name, version = r.version, image = %r.run.image, "deploy queued");
     Ok((StatusCode::ACCEPTED, Json(view(&r))))
 }
 
@@ -241,10 +227,10 @@ pub async fn rollback(
     // Until the new release names the old image, no prune may take it.
     let _hold = state.runtime.hold_tags(app.id);
     // A buildpack release's image is rebuilt from its slug by the rollout.
-    if target.run.slug.is_none() && !engine.image_exists(&target.image).await? {
+    if target.run.slug.is_none() && !engine.image_exists(&target.run.image).await? {
         return Err(Error::Conflict(format!(
             "the image of v{} ({}) is no longer on this server",
-            target.version, target.image
+            target.version, target.run.image
         ))
         .into());
     }

@@ -37,7 +37,7 @@ pub struct Release {
     pub id: i64,
     pub app_id: i64,
     pub version: i64,
-    pub image: String,
+    /// The image (`run.image`) and how its processes run.
     pub run: Run,
     pub formation: Formation,
     pub status: String,
@@ -74,11 +74,10 @@ const COLS: &str = "id, app_id, version, image, formation, status, description, 
 
 fn release(r: &Row) -> rusqlite::Result<Release> {
     let formation: String = r.get(4)?;
-    let image: String = r.get(3)?;
     let commands: String = r.get(11)?;
     let release_command: Option<String> = r.get(12)?;
     let run = Run {
-        image: image.clone(),
+        image: r.get(3)?,
         commands: serde_json::from_str(&commands).unwrap_or_default(),
         release_command: release_command.and_then(|c| serde_json::from_str(&c).ok()),
         slug: r.get(13)?,
@@ -88,7 +87,6 @@ fn release(r: &Row) -> rusqlite::Result<Release> {
         id: r.get(0)?,
         app_id: r.get(1)?,
         version: r.get(2)?,
-        image,
         run,
         formation: serde_json::from_str(&formation).unwrap_or_default(),
         status: r.get(5)?,
@@ -275,9 +273,23 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Releases created in the last hour by deploys (image deploys and
-    /// builds) in an org, for `max_deployments_per_hour`.
-    pub fn deployments_since(&self, org_id: i64, since: i64) -> Result<i64> {
+    /// `max_deployments_per_hour`: refuses when the app's org started that
+    /// many deployments (image deploys and pushes) in the last hour.
+    pub fn check_deploy_limit(&self, app: &App, now: i64) -> Result<()> {
+        let limit = self.setting_i64("max_deployments_per_hour")?;
+        let used = self.deployments_since(app.org_id, now - 3600)?;
+        if limit > 0 && used >= limit {
+            return Err(Error::Conflict(format!(
+                "organization {} started {used} deployments in the last hour, the most max_deployments_per_hour \
+                 ({limit}) allows: wait and try again, or ask an admin to raise the limit",
+                app.org
+            )));
+        }
+        Ok(())
+    }
+
+    /// Releases created since `since` by image deploys, plus builds, in an org.
+    fn deployments_since(&self, org_id: i64, since: i64) -> Result<i64> {
         Ok(self.conn.query_row(
             "SELECT (SELECT count(*) FROM releases r JOIN apps a ON a.id = r.app_id
                       WHERE a.org_id = ?1 AND r.created_at >= ?2 AND r.description LIKE 'Deploy %'

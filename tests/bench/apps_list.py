@@ -11,7 +11,6 @@ Usage: tests/bench/apps_list.py [path/to/skypanel]   (default: target/release/sk
 """
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile

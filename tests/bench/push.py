@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from common import cleanup, raw_service, sh
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "release", "skypanel"))
@@ -26,32 +27,11 @@ ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 SMALL = "FROM skypanel-test/web:1\nCOPY index.html /www/index.html\n"
 
 
-def sh(*args, **kw):
-    return subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw).stdout
-
-
-def answers(port):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
-            return r.status == 200
-    except Exception:
-        return False
-
-
 def raw_build_and_deploy(name, ctx):
     """docker build, docker service create, then poll the task's host port until it answers."""
     t = time.perf_counter()
     sh("docker", "build", "-q", "-t", f"{name}:1", "--label", "skypanel.bench=1", ctx)
-    sh("docker", "service", "create", "-q", "-d", "--name", name, "--endpoint-mode", "dnsrr",
-       "--publish", "mode=host,target=5000", "-e", "PORT=5000", "--label", "skypanel.bench=1", f"{name}:1")
-    while True:
-        out = sh("docker", "service", "ps", name, "--filter", "desired-state=running", "--format", "{{.ID}}")
-        for task in out.split():
-            info = json.loads(sh("docker", "inspect", task))
-            ports = (info[0].get("Status", {}).get("PortStatus") or {}).get("Ports") or []
-            if ports and answers(ports[0]["PublishedPort"]):
-                return time.perf_counter() - t
-        time.sleep(0.05)
+    return raw_service(name, f"{name}:1", t)
 
 
 def main():
@@ -132,25 +112,7 @@ def main():
     finally:
         daemon.terminate()
         daemon.wait(timeout=10)
-        label = f"label=skypanel.instance={init['instance']}"
-        out = subprocess.run(["docker", "service", "ls", "-q", "--filter", label],
-                             stdout=subprocess.PIPE, text=True).stdout.split()
-        if out:
-            subprocess.run(["docker", "service", "rm", *out], stdout=subprocess.DEVNULL)
-        for app in apps:
-            for repo_name in (f"skypanel/{app}", f"skypanel-build/{app}"):
-                tags = subprocess.run(["docker", "images", repo_name, "--format", "{{.Repository}}:{{.Tag}}"],
-                                      stdout=subprocess.PIPE, text=True).stdout.split()
-                if tags:
-                    subprocess.run(["docker", "rmi", *tags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        nets = subprocess.run(["docker", "network", "ls", "-q", "--filter", label],
-                              stdout=subprocess.PIPE, text=True).stdout.split()
-        for net in nets:
-            for _ in range(60):  # tasks take a moment to leave the network
-                if subprocess.run(["docker", "network", "rm", net], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL).returncode == 0:
-                    break
-                time.sleep(0.5)
+        cleanup(init["instance"], apps)
         shutil.rmtree(tmp, ignore_errors=True)
     m_ours, m_raw = statistics.median(ours), statistics.median(raw)
     m_cold, m_warm = statistics.median(cold), statistics.median(warm)

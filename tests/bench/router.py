@@ -24,14 +24,12 @@ import threading
 import time
 import urllib.request
 
+from common import cleanup, sh
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "release", "skypanel"))
 SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 ROUNDS = 3
-
-
-def sh(*args, **kw):
-    return subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw).stdout
 
 
 def free_port():
@@ -155,18 +153,7 @@ http {{
             nginx.wait(timeout=10)
         daemon.terminate()
         daemon.wait(timeout=10)
-        label = f"label=skypanel.instance={init['instance']}"
-        out = subprocess.run(["docker", "service", "ls", "-q", "--filter", label],
-                             stdout=subprocess.PIPE, text=True).stdout.split()
-        if out:
-            subprocess.run(["docker", "service", "rm", *out], stdout=subprocess.DEVNULL)
-        for net in subprocess.run(["docker", "network", "ls", "-q", "--filter", label],
-                                  stdout=subprocess.PIPE, text=True).stdout.split():
-            for _ in range(60):
-                if subprocess.run(["docker", "network", "rm", net], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL).returncode == 0:
-                    break
-                time.sleep(0.5)
+        cleanup(init["instance"], [app])
         shutil.rmtree(tmp, ignore_errors=True)
     med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
     rps_o, rps_n = med(ours, 0), med(theirs, 0)
