@@ -419,3 +419,45 @@ pub struct Domains {
 pub struct Maintenance {
     pub enabled: bool,
 }
+
+/// One hostname's TLS state, as `certs` shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CertState {
+    pub hostname: String,
+    /// none, pending, issued or error.
+    pub status: String,
+    /// acme or manual; absent when there is no certificate.
+    pub source: Option<String>,
+    pub expires_at: Option<String>,
+    pub issuer: Option<String>,
+    /// Why issuing (or, for an issued certificate, renewing) failed.
+    pub error: Option<String>,
+    /// When the next ACME attempt is due (after a failure).
+    pub retry_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Certs {
+    pub app: String,
+    pub https_redirect: bool,
+    pub certs: Vec<CertState>,
+}
+
+/// `certs:add`: a bring-your-own certificate chain and its private key, in PEM.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AddCert {
+    pub certificate: String,
+    pub private_key: String,
+}
+
+/// `certs:auto`: ACME for one hostname, or (none) every hostname of the app.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct AutoCert {
+    #[serde(default)]
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HttpsRedirect {
+    pub enabled: bool,
+}

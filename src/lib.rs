@@ -2,6 +2,7 @@
 //! executable is the CLI (`cli`) and, as `skypanel daemon`, the control plane
 //! (`daemon`). See docs/ARCHITECTURE.md for the code map and invariants.
 
+pub mod acme;
 pub mod api;
 pub mod artifacts;
 pub mod build;
@@ -18,6 +19,7 @@ pub mod router;
 pub mod runtime;
 pub mod settings;
 pub mod store;
+pub mod tls;
 pub mod units;
 pub mod validate;
 
@@ -25,6 +27,8 @@ use std::io::Write;
 
 /// Runs the command line and returns the process exit code.
 pub fn run() -> i32 {
+    // Every rustls user (reqwest, instant-acme, the router) uses ring.
+    tls::install_default_provider();
     cli::main()
 }
 
@@ -55,19 +59,28 @@ pub(crate) fn daemon_main(args: cli::DaemonArgs) -> anyhow::Result<()> {
                     args.listen
                 )
             })?;
-        let router = match args.http_listen.as_str() {
-            "off" | "" => None,
-            a => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot listen on {a} for the router: {e} (choose another address with --http-listen, \
-                     or --http-listen off to run without the router)"
-                )
-            })?),
+        let bind = |addr: String, flag: &'static str| async move {
+            match addr.as_str() {
+                "off" | "" => Ok(None),
+                a => tokio::net::TcpListener::bind(a).await.map(Some).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot listen on {a} for the router: {e} (choose another address with {flag}, \
+                         or {flag} off to run without it)"
+                    )
+                }),
+            }
+        };
+        let router = daemon::RouterListeners {
+            http: bind(args.http_listen, "--http-listen").await?,
+            https: bind(args.https_listen, "--https-listen").await?,
         };
         let addr = listener.local_addr()?;
         println!("skypanel daemon listening on http://{addr}");
-        if let Some(r) = &router {
+        if let Some(r) = &router.http {
             println!("skypanel router listening on http://{}", r.local_addr()?);
+        }
+        if let Some(r) = &router.https {
+            println!("skypanel router listening on https://{}", r.local_addr()?);
         }
         std::io::stdout().flush()?;
         let state = daemon::State::new(store, data_dir);

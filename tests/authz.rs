@@ -134,6 +134,12 @@ fn world() -> World {
         "/api/v1/admin/settings/max_apps_per_org",
         Some(json!({"value": "0"})),
     );
+    // ACME attempts the matrix causes go nowhere (not to Let's Encrypt).
+    w.as_admin(
+        "PUT",
+        "/api/v1/admin/settings/acme_directory_url",
+        Some(json!({"value": "https://127.0.0.1:9/directory"})),
+    );
     w.as_owner("POST", "/api/v1/orgs", Some(json!({"name": org})));
     w.as_owner(
         "POST",
@@ -166,6 +172,16 @@ fn world() -> World {
         .ok(&["git:remote", "-a", &w.app]);
     repo.push_ok(&w.d, &owner);
     w
+}
+
+/// The body of `certs:add`: a self-signed certificate for `host` and its key.
+fn own_cert(host: &str) -> Value {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec![host.to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert");
+    json!({"certificate": cert.pem(), "private_key": key.serialize_pem()})
 }
 
 /// Builds the request for one route and caller; may create what it acts on.
@@ -341,6 +357,41 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
                 Class::App,
             )
         }
+        ("GET", "/api/v1/apps/{app}/certs") => {
+            (format!("/api/v1/apps/{app}/certs"), None, Class::App)
+        }
+        ("POST", "/api/v1/apps/{app}/certs") => (
+            format!("/api/v1/apps/{app}/certs"),
+            Some(own_cert(&format!("{app}.localhost"))),
+            Class::App,
+        ),
+        ("POST", "/api/v1/apps/{app}/certs/auto") => {
+            let domain = format!("{}.example.com", unique("auto"));
+            w.as_owner(
+                "POST",
+                &format!("/api/v1/apps/{app}/domains"),
+                Some(json!({"hostname": domain})),
+            );
+            (
+                format!("/api/v1/apps/{app}/certs/auto"),
+                Some(json!({"hostname": domain})),
+                Class::App,
+            )
+        }
+        ("DELETE", "/api/v1/apps/{app}/certs/{hostname}") => {
+            let host = format!("{app}.localhost");
+            w.as_owner(
+                "POST",
+                &format!("/api/v1/apps/{app}/certs"),
+                Some(own_cert(&host)),
+            );
+            (format!("/api/v1/apps/{app}/certs/{host}"), None, Class::App)
+        }
+        ("PUT", "/api/v1/apps/{app}/https-redirect") => (
+            format!("/api/v1/apps/{app}/https-redirect"),
+            Some(json!({"enabled": true})),
+            Class::App,
+        ),
         ("GET", "/api/v1/apps/{app}/maintenance") => {
             (format!("/api/v1/apps/{app}/maintenance"), None, Class::App)
         }

@@ -26,6 +26,7 @@ fn snapshot(d: &Daemon, app: &str, org: &str) -> Value {
         "builds": h.get(&format!("/api/v1/apps/{app}/builds")),
         "domains": h.get(&format!("/api/v1/apps/{app}/domains")),
         "maintenance": h.get(&format!("/api/v1/apps/{app}/maintenance")),
+        "certs": h.get(&format!("/api/v1/apps/{app}/certs")),
         "orgs": h.get("/api/v1/orgs"),
         "tokens": tokens,
     })
@@ -521,6 +522,48 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
             As::Stranger,
             vec!["maintenance:on", "-a", &app],
             "not found",
+        ),
+        (
+            As::Owner,
+            vec![
+                "certs:add",
+                "-a",
+                &app,
+                "/nonexistent/cert.pem",
+                "/nonexistent/key.pem",
+            ],
+            "cannot read the certificate file /nonexistent/cert.pem",
+        ),
+        (
+            As::Owner,
+            vec!["certs:add", "-a", &app, "/etc/hostname", "/etc/hostname"],
+            "-----BEGIN CERTIFICATE-----",
+        ),
+        (
+            As::Owner,
+            vec!["certs:auto", "-a", &app, "elsewhere.example.com"],
+            "does not answer at \"elsewhere.example.com\"",
+        ),
+        (
+            As::Owner,
+            vec!["certs:remove", "-a", &app, "never.example.com"],
+            "has no certificate for \"never.example.com\"",
+        ),
+        (
+            As::Owner,
+            vec!["certs:redirect", "-a", &app, "maybe"],
+            "invalid value 'maybe'",
+        ),
+        (As::Stranger, vec!["certs", "-a", &app], "not found"),
+        (
+            As::Admin,
+            vec!["admin", "settings:set", "acme_renew_days", "0"],
+            "setting acme_renew_days must be a whole number from 1 to 36500",
+        ),
+        (
+            As::Admin,
+            vec!["admin", "settings:set", "panel_domain", "Not A Domain"],
+            "setting panel_domain must be a lowercase domain name",
         ),
         (
             As::Admin,

@@ -100,6 +100,8 @@ fn refused_start(cwd: &Path, listen: &str, data: &Path, key: Option<&str>) -> St
         "daemon",
         "--http-listen",
         "off",
+        "--https-listen",
+        "off",
         "--listen",
         listen,
         "--data-dir",

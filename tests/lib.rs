@@ -13,3 +13,4 @@ mod push;
 mod rollout;
 mod router;
 mod secrets;
+mod tls;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Installs and starts what the tests need on a fresh Debian 12 machine (as
 # root), and does nothing that is already done: git, python3, the Docker
-# engine (docker.io, started with systemd or as `dockerd &`), a single-node
+# engine (docker.io, started with systemd or as `dockerd &`), pebble (an ACME
+# server the tests start themselves), a single-node
 # Swarm advertising 127.0.0.1, busybox-static, the local test images, and
 # an S3-compatible server (moto, from PyPI) on 127.0.0.1:5599.
 set -euo pipefail
@@ -12,6 +13,8 @@ command -v git >/dev/null 2>&1 || need+=(git)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+# pebble and pebble-challtestsrv: the ACME server the certificate tests run.
+command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
 if [ ${#need[@]} -gt 0 ]; then
     echo "==> installing ${need[*]}"
     apt-get update -qq

@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod apps;
 mod builds;
+mod certs;
 pub mod client;
 mod domains;
 mod git;
@@ -157,6 +158,20 @@ pub enum Command {
     /// Stop routing a custom domain to an app
     #[command(name = "domains:remove")]
     DomainsRemove(domains::DomainArgs),
+    /// List the TLS certificates of an app's hostnames
+    Certs(certs::ListArgs),
+    /// Serve an app over HTTPS with your own certificate and key (PEM files)
+    #[command(name = "certs:add")]
+    CertsAdd(certs::AddArgs),
+    /// Get certificates by ACME (Let's Encrypt) for an app's hostnames
+    #[command(name = "certs:auto")]
+    CertsAuto(certs::AutoArgs),
+    /// Remove the certificate of one of an app's hostnames
+    #[command(name = "certs:remove")]
+    CertsRemove(certs::RemoveArgs),
+    /// Turn the HTTP to HTTPS redirect of an app on or off
+    #[command(name = "certs:redirect")]
+    CertsRedirect(certs::RedirectArgs),
     /// Show whether an app is in maintenance mode
     Maintenance(domains::AppArgs),
     /// Answer every request to an app with a 503 maintenance page
@@ -209,6 +224,9 @@ pub struct DaemonArgs {
     /// Address the router serves apps on over HTTP ("off": no router)
     #[arg(long, default_value = "0.0.0.0:80", env = "SKYPANEL_HTTP_LISTEN")]
     pub http_listen: String,
+    /// Address the router serves apps on over HTTPS ("off": no HTTPS)
+    #[arg(long, default_value = "0.0.0.0:443", env = "SKYPANEL_HTTPS_LISTEN")]
+    pub https_listen: String,
     #[command(flatten)]
     pub data_dir: DataDir,
     /// Log format
@@ -364,6 +382,11 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::Domains(a) => domains::list(a).await,
         C::DomainsAdd(a) => domains::add(a).await,
         C::DomainsRemove(a) => domains::remove(a).await,
+        C::Certs(a) => certs::list(a).await,
+        C::CertsAdd(a) => certs::add(a).await,
+        C::CertsAuto(a) => certs::auto(a).await,
+        C::CertsRemove(a) => certs::remove(a).await,
+        C::CertsRedirect(a) => certs::redirect(a).await,
         C::Maintenance(a) => domains::maintenance(a).await,
         C::MaintenanceOn(a) => domains::set_maintenance(a, true).await,
         C::MaintenanceOff(a) => domains::set_maintenance(a, false).await,

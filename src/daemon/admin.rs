@@ -216,8 +216,10 @@ pub async fn set_setting(
         })
         .await?;
     tracing::info!(key = %s.key, "setting changed");
-    // default_domain and the router's limits apply at once.
+    // default_domain, panel_domain and the router's limits apply at once;
+    // the ACME worker looks again (a new directory, renewal window, panel).
     state.runtime.routes_changed.notify_one();
+    state.acme.wake.notify_one();
     Ok(Json(s))
 }
 

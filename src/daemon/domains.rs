@@ -52,10 +52,15 @@ pub async fn add(
         .store
         .write(move |db| {
             let app = app_access(db, &caller, &name)?;
-            db.add_domain(&app, req.hostname.trim(), store::now())
+            let d = db.add_domain(&app, req.hostname.trim(), store::now())?;
+            if db.setting("acme_enabled")? == "true" {
+                db.request_acme(Some(&app), std::slice::from_ref(&d.hostname), store::now())?;
+            }
+            Ok(d)
         })
         .await?;
     state.runtime.routes_changed.notify_one();
+    state.acme.wake.notify_one();
     tracing::info!(app = %d.app, domain = %d.hostname, "domain added");
     Ok((StatusCode::CREATED, Json(view(&d))))
 }
@@ -70,6 +75,7 @@ pub async fn remove(
         .write(move |db| {
             let app = app_access(db, &caller, &name)?;
             db.remove_domain(&app, &hostname)?;
+            db.forget_stray_certs(&app)?;
             domains_view(db, &app)
         })
         .await?;

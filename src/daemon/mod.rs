@@ -8,6 +8,7 @@ mod access;
 mod admin;
 mod apps;
 mod auth;
+mod certs;
 mod domains;
 mod error;
 pub mod git;
@@ -73,6 +74,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/apps/{app}/domains"),
     ("POST", "/api/v1/apps/{app}/domains"),
     ("DELETE", "/api/v1/apps/{app}/domains/{domain}"),
+    ("GET", "/api/v1/apps/{app}/certs"),
+    ("POST", "/api/v1/apps/{app}/certs"),
+    ("POST", "/api/v1/apps/{app}/certs/auto"),
+    ("DELETE", "/api/v1/apps/{app}/certs/{hostname}"),
+    ("PUT", "/api/v1/apps/{app}/https-redirect"),
     ("GET", "/api/v1/apps/{app}/maintenance"),
     ("PUT", "/api/v1/apps/{app}/maintenance"),
     ("GET", "/api/v1/plans"),
@@ -108,12 +114,21 @@ pub struct State {
     /// `http://127.0.0.1:PORT`: how the hook reaches this daemon.
     pub self_url: std::sync::Arc<std::sync::OnceLock<String>>,
     pub router: std::sync::Arc<crate::router::Router>,
+    pub acme: std::sync::Arc<crate::acme::Acme>,
+}
+
+/// The router's listeners; either may be off.
+#[derive(Default)]
+pub struct RouterListeners {
+    pub http: Option<TcpListener>,
+    pub https: Option<TcpListener>,
 }
 
 impl State {
     pub fn new(store: Store, data_dir: PathBuf) -> State {
         let runtime = crate::runtime::Runtime::new(store.clone(), data_dir.clone());
         let jobs_wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        let acme = crate::acme::Acme::new();
         let builds = std::sync::Arc::new(crate::build::Builds::new(
             store.clone(),
             runtime.clone(),
@@ -128,7 +143,8 @@ impl State {
             builds,
             pushes: Default::default(),
             self_url: Default::default(),
-            router: crate::router::Router::new(),
+            router: crate::router::Router::new(acme.clone()),
+            acme,
         }
     }
 
@@ -200,6 +216,16 @@ pub fn router(state: State) -> Router {
             "/apps/{app}/domains/{domain}",
             axum::routing::delete(domains::remove),
         )
+        .route("/apps/{app}/certs", get(certs::list).post(certs::add))
+        .route("/apps/{app}/certs/auto", axum::routing::post(certs::auto))
+        .route(
+            "/apps/{app}/certs/{hostname}",
+            axum::routing::delete(certs::remove),
+        )
+        .route(
+            "/apps/{app}/https-redirect",
+            axum::routing::put(certs::set_redirect),
+        )
         .route(
             "/apps/{app}/maintenance",
             get(domains::maintenance).put(domains::set_maintenance),
@@ -254,7 +280,7 @@ pub fn router(state: State) -> Router {
 /// requests finish.
 pub async fn serve(
     listener: TcpListener,
-    router_listener: Option<TcpListener>,
+    router_listeners: RouterListeners,
     state: State,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -307,21 +333,38 @@ pub async fn serve(
         state.runtime.clone(),
         stop_rx.clone(),
     ));
-    let router_tasks = router_listener.map(|r| {
-        (
-            tokio::spawn(crate::router::proxy::serve(
-                r,
-                state.router.clone(),
-                stop_rx.clone(),
-            )),
-            tokio::spawn(crate::router::refresh_loop(
-                state.router.clone(),
-                state.store.clone(),
-                state.runtime.clone(),
-                stop_rx.clone(),
-            )),
-        )
-    });
+    let _ = state.router.api.set(addr);
+    let mut router_tasks = Vec::new();
+    if let Some(r) = router_listeners.https {
+        if let Ok(a) = r.local_addr() {
+            let _ = state.router.https_port.set(a.port());
+        }
+        let (router, stop) = (state.router.clone(), stop_rx.clone());
+        router_tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::router::proxy::serve_tls(r, router, stop).await {
+                tracing::error!(error = %e, "the HTTPS router cannot start");
+            }
+        }));
+    }
+    if let Some(r) = router_listeners.http {
+        router_tasks.push(tokio::spawn(crate::router::proxy::serve(
+            r,
+            state.router.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    router_tasks.push(tokio::spawn(crate::router::refresh_loop(
+        state.router.clone(),
+        state.store.clone(),
+        state.runtime.clone(),
+        stop_rx.clone(),
+    )));
+    router_tasks.push(tokio::spawn(crate::acme::run(
+        state.acme.clone(),
+        state.store.clone(),
+        state.runtime.clone(),
+        stop_rx.clone(),
+    )));
     runner.wake = state.jobs_wake.clone();
     let runner_task = tokio::spawn(runner.run(stop_rx));
     let app = router(state);
@@ -336,9 +379,8 @@ pub async fn serve(
     let _ = monitor_task.await;
     let _ = reconcile_task.await;
     let _ = housekeeping.await;
-    if let Some((a, b)) = router_tasks {
-        let _ = a.await;
-        let _ = b.await;
+    for t in router_tasks {
+        let _ = t.await;
     }
     tracing::info!("daemon stopped");
     result

@@ -1,8 +1,10 @@
-//! The edge router: HTTP requests by Host to the live release's healthy web
-//! tasks. The routing table is a snapshot rebuilt from the store and the
-//! runtime whenever the runtime says routes changed (a release went live,
-//! tasks started draining, a scale) and every two seconds; requests read the
-//! current snapshot without locks held across awaits.
+//! The edge router: HTTP and HTTPS requests by Host (or SNI) to the live
+//! release's healthy web tasks. The routing table is a snapshot rebuilt from
+//! the store and the runtime whenever the runtime says routes changed (a
+//! release went live, tasks started draining, a scale, a certificate issued)
+//! and every two seconds; requests read the current snapshot without locks
+//! held across awaits. Certificates live in a map the TLS resolver reads on
+//! each handshake; a refresh reloads only those whose row changed.
 
 mod pages;
 pub mod proxy;
@@ -10,7 +12,7 @@ pub mod proxy;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -22,6 +24,8 @@ use crate::store::Store;
 pub struct AppRoute {
     pub app: String,
     pub maintenance: bool,
+    /// Plain-HTTP requests for a hostname with a certificate go to HTTPS.
+    pub https_redirect: bool,
     pub backends: Vec<SocketAddr>,
     next: AtomicUsize,
 }
@@ -70,13 +74,28 @@ impl Table {
 pub struct Router {
     table: RwLock<Arc<Table>>,
     pub pool: proxy::Pool,
+    /// The certificates served by SNI.
+    pub certs: Arc<crate::tls::CertMap>,
+    /// Which certificate rows (hostname → version) are in `certs`.
+    loaded: Mutex<HashMap<String, i64>>,
+    /// HTTP-01 challenges being answered.
+    pub acme: Arc<crate::acme::Acme>,
+    /// The API's own listener: `panel_domain` is routed there.
+    pub api: OnceLock<SocketAddr>,
+    /// The HTTPS listener's port, when there is one (redirects go there).
+    pub https_port: OnceLock<u16>,
 }
 
 impl Router {
-    pub fn new() -> Arc<Router> {
+    pub fn new(acme: Arc<crate::acme::Acme>) -> Arc<Router> {
         Arc::new(Router {
             table: RwLock::new(Arc::new(Table::default())),
             pool: proxy::Pool::default(),
+            certs: Arc::default(),
+            loaded: Mutex::default(),
+            acme,
+            api: OnceLock::new(),
+            https_port: OnceLock::new(),
         })
     }
 
@@ -86,15 +105,17 @@ impl Router {
 
     /// Rebuilds the table from the store and the runtime.
     pub async fn refresh(&self, store: &Store, runtime: &Runtime) -> crate::error::Result<()> {
-        let (entries, domain, timeout) = store
+        let (entries, domain, timeout, panel) = store
             .read(|db| {
                 Ok((
                     db.route_entries()?,
                     db.setting("default_domain")?,
                     db.setting_i64("router_backend_timeout_s")?,
+                    db.setting("panel_domain")?,
                 ))
             })
             .await?;
+        self.reload_certs(store).await?;
         let backends = runtime.web_backends(&entries).await?;
         let old = self.table();
         let mut hosts = HashMap::new();
@@ -117,6 +138,7 @@ impl Router {
             let route = Arc::new(AppRoute {
                 app: e.app.clone(),
                 maintenance: e.maintenance,
+                https_redirect: e.https_redirect,
                 backends: addrs,
                 next: AtomicUsize::new(next),
             });
@@ -125,12 +147,76 @@ impl Router {
             }
             hosts.insert(default_host, route);
         }
+        // The API itself, behind the router at `panel_domain`.
+        if let (false, Some(api)) = (panel.is_empty(), self.api.get()) {
+            let reach = if api.ip().is_unspecified() {
+                SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), api.port())
+            } else {
+                *api
+            };
+            hosts.insert(
+                panel,
+                Arc::new(AppRoute {
+                    app: PANEL.to_string(),
+                    maintenance: false,
+                    https_redirect: true,
+                    backends: vec![reach],
+                    next: AtomicUsize::new(0),
+                }),
+            );
+        }
         let table = Arc::new(Table {
             hosts,
             backend_timeout: Duration::from_secs(timeout.max(1) as u64),
         });
         self.pool.retain(&table.addresses());
         *self.table.write().unwrap_or_else(|p| p.into_inner()) = table;
+        Ok(())
+    }
+}
+
+/// The route name of the API at `panel_domain` (not a valid app name).
+pub const PANEL: &str = "(panel)";
+
+impl Router {
+    /// Brings the certificate map in line with the store: loads rows that are
+    /// new or changed, drops rows that went. A row that cannot be loaded is
+    /// logged and left out (its hostname stays on HTTP).
+    async fn reload_certs(&self, store: &Store) -> crate::error::Result<()> {
+        let rows = store.read(|db| db.served_certs()).await?;
+        let want: HashMap<String, i64> = rows.into_iter().collect();
+        let stale: Vec<String> = {
+            let loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+            if *loaded == want {
+                return Ok(());
+            }
+            want.iter()
+                .filter(|(h, v)| loaded.get(*h) != Some(v))
+                .map(|(h, _)| h.clone())
+                .collect()
+        };
+        let mut map: HashMap<String, Arc<rustls::sign::CertifiedKey>> = self
+            .certs
+            .snapshot()
+            .iter()
+            .filter(|(h, _)| want.contains_key(*h) && !stale.contains(h))
+            .map(|(h, k)| (h.clone(), Arc::clone(k)))
+            .collect();
+        for host in &stale {
+            let h = host.clone();
+            let material = store.read(move |db| db.cert_material(&h)).await?;
+            let Some((chain, key)) = material else {
+                continue;
+            };
+            match crate::tls::parse(&chain, &key) {
+                Ok(p) => {
+                    map.insert(host.clone(), p.key);
+                }
+                Err(e) => tracing::error!(%host, error = %e, "stored certificate cannot be served"),
+            }
+        }
+        self.certs.replace(map);
+        *self.loaded.lock().unwrap_or_else(|p| p.into_inner()) = want;
         Ok(())
     }
 }
@@ -196,6 +282,7 @@ mod tests {
         let r = AppRoute {
             app: "a".into(),
             maintenance: false,
+            https_redirect: true,
             backends: vec![
                 "127.0.0.1:1".parse().expect("a"),
                 "127.0.0.1:2".parse().expect("b"),

@@ -78,3 +78,14 @@ pub fn bad_request() -> Response<Body> {
         "The request names no host.",
     )
 }
+
+/// A permanent redirect that keeps the method (308), to `location`.
+pub fn redirect(location: header::HeaderValue) -> Response<Body> {
+    let mut r = page(
+        StatusCode::PERMANENT_REDIRECT,
+        "Moved to HTTPS",
+        "This site is served over HTTPS.",
+    );
+    r.headers_mut().insert(header::LOCATION, location);
+    r
+}

@@ -1,7 +1,8 @@
-//! The proxy: an HTTP/1.1 server (hyper) that forwards each request to a
-//! backend of its app with the bodies streamed both ways, keeps idle
-//! connections to backends for reuse, retries on another backend only when
-//! nothing was sent, and passes WebSocket (and other) upgrades through.
+//! The proxy: an HTTP/1.1 server, and an HTTPS server speaking HTTP/2 or
+//! HTTP/1.1 by ALPN (hyper, rustls), that forward each request to a backend
+//! of its app over HTTP/1.1 with the bodies streamed both ways, keep idle
+//! connections to backends for reuse, retry on another backend only when
+//! nothing was sent, and pass WebSocket (and other) upgrades through.
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
@@ -90,7 +91,88 @@ async fn connect(addr: SocketAddr, upgrades: bool) -> std::io::Result<SendReques
     Ok(sender)
 }
 
-/// Serves the router on `listener` until `stop` turns true.
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an HTTP/2 connection may sit without a stream before it is closed.
+const H2_IDLE_PING: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// Serves HTTPS on `listener` until `stop` turns true: the certificate is
+/// picked by SNI from the router's live map, HTTP/2 or HTTP/1.1 by ALPN.
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Arc<Router>,
+    mut stop: watch::Receiver<bool>,
+) -> crate::error::Result<()> {
+    let acceptor =
+        tokio_rustls::TlsAcceptor::from(crate::tls::server_config(Arc::clone(&router.certs))?);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "router cannot accept");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return Ok(()),
+        };
+        let _ = stream.set_nodelay(true);
+        let router = Arc::clone(&router);
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = hyper::service::service_fn(move |req| {
+                let router = Arc::clone(&router);
+                async move { Ok::<_, Infallible>(handle(router, peer, Scheme::Https, req).await) }
+            });
+            let mut builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .max_buf_size(MAX_HEADER_BYTES)
+                .keep_alive(true);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_header_list_size(MAX_HEADER_BYTES as u32)
+                .keep_alive_interval(Some(H2_IDLE_PING))
+                .keep_alive_timeout(HEADER_TIMEOUT);
+            if let Err(e) = builder
+                .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "client connection ended");
+            }
+        });
+    }
+}
+
+/// Serves plain HTTP on `listener` until `stop` turns true.
 pub async fn serve(listener: TcpListener, router: Arc<Router>, mut stop: watch::Receiver<bool>) {
     loop {
         let (stream, peer) = tokio::select! {
@@ -109,7 +191,7 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>, mut stop: watch::
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let router = Arc::clone(&router);
-                async move { Ok::<_, Infallible>(handle(router, peer, req).await) }
+                async move { Ok::<_, Infallible>(handle(router, peer, Scheme::Http, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -181,12 +263,52 @@ fn request_id(h: &HeaderMap) -> HeaderValue {
     HeaderValue::from_str(&hex).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
+const ACME_PREFIX: &str = "/.well-known/acme-challenge/";
+
+/// The answer to an HTTP-01 challenge the router has in flight, if `req` asks for one.
+fn acme_answer(router: &Router, req: &Request<Incoming>) -> Option<Response<Body>> {
+    let token = req.uri().path().strip_prefix(ACME_PREFIX)?;
+    let answer = router.acme.challenge(token)?;
+    let mut r = Response::new(
+        http_body_util::Full::new(Bytes::from(answer))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    Some(r)
+}
+
+/// `https://host[:port]/path?query` for a plain-HTTP request.
+fn https_location(host: &str, port: u16, uri: &hyper::Uri) -> Option<HeaderValue> {
+    let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    let loc = if port == 443 {
+        format!("https://{host}{pq}")
+    } else {
+        format!("https://{host}:{port}{pq}")
+    };
+    HeaderValue::from_str(&loc).ok()
+}
+
 pub async fn handle(
     router: Arc<Router>,
     peer: SocketAddr,
+    scheme: Scheme,
     mut req: Request<Incoming>,
 ) -> Response<Body> {
     let started = std::time::Instant::now();
+    if scheme == Scheme::Http {
+        if let Some(r) = acme_answer(&router, &req) {
+            return r;
+        }
+    }
     let Some(host) = request_host(&req) else {
         return pages::bad_request();
     };
@@ -194,6 +316,15 @@ pub async fn handle(
     let Some(route) = table.lookup(&host) else {
         return pages::unknown_host();
     };
+    if scheme == Scheme::Http && route.https_redirect && router.certs.has(&host) {
+        if let Some(loc) = router
+            .https_port
+            .get()
+            .and_then(|p| https_location(&host, *p, req.uri()))
+        {
+            return pages::redirect(loc);
+        }
+    }
     if route.maintenance {
         return pages::maintenance(&route.app);
     }
@@ -203,6 +334,28 @@ pub async fn handle(
     }
     let upgrade = is_upgrade(req.headers());
     let id = request_id(req.headers());
+    // Backends speak HTTP/1.1 with an origin-form target and a Host header,
+    // whatever the client spoke (HTTP/2 carries the host in :authority).
+    if req.version() != hyper::Version::HTTP_11 && req.version() != hyper::Version::HTTP_10 {
+        *req.version_mut() = hyper::Version::HTTP_11;
+    }
+    if !req.headers().contains_key(header::HOST) {
+        if let Some(a) = req.uri().authority().map(|a| a.as_str().to_string()) {
+            if let Ok(v) = HeaderValue::from_str(&a) {
+                req.headers_mut().insert(header::HOST, v);
+            }
+        }
+    }
+    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+        let pq = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        if let Ok(u) = pq.parse() {
+            *req.uri_mut() = u;
+        }
+    }
     {
         let h = req.headers_mut();
         let upgrade_to = h.get(header::UPGRADE).cloned();
@@ -219,7 +372,10 @@ pub async fn handle(
         if let Ok(v) = HeaderValue::from_str(&xff) {
             h.insert("x-forwarded-for", v);
         }
-        h.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        h.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(scheme.as_str()),
+        );
         if let Some(fh) = forwarded_host {
             h.insert("x-forwarded-host", fh);
         }

@@ -18,6 +18,7 @@ pub struct RouteEntry {
     pub app_id: i64,
     pub app: String,
     pub maintenance: bool,
+    pub https_redirect: bool,
     /// The version of the live release, if any.
     pub live: Option<i64>,
     pub domains: Vec<String>,
@@ -118,7 +119,7 @@ impl Db<'_> {
     /// Every app with its live version, maintenance flag and domains.
     pub fn route_entries(&self) -> Result<Vec<RouteEntry>> {
         let mut st = self.conn.prepare(
-            "SELECT a.id, a.name, a.maintenance,
+            "SELECT a.id, a.name, a.maintenance, a.https_redirect,
                     (SELECT version FROM releases r WHERE r.app_id = a.id AND r.status = 'live')
              FROM apps a ORDER BY a.id",
         )?;
@@ -128,7 +129,8 @@ impl Db<'_> {
                     app_id: r.get(0)?,
                     app: r.get(1)?,
                     maintenance: r.get(2)?,
-                    live: r.get(3)?,
+                    https_redirect: r.get(3)?,
+                    live: r.get(4)?,
                     domains: Vec::new(),
                 })
             })?

@@ -9,6 +9,7 @@
 mod accounts;
 mod apps;
 mod builds;
+mod certs;
 mod domains;
 pub mod jobs;
 mod ops;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 pub use accounts::{Token, User};
 pub use apps::{App, ConfigChange};
 pub use builds::{BUILDERS, Build, BuildCache, BuildRef};
+pub use certs::{AcmeClock, AcmeWork, Cert, CertFacts, acme_backoff};
 pub use domains::{Domain, RouteEntry};
 pub use jobs::{Job, JobState, NewJob};
 pub use ops::{Event, Node};
@@ -48,6 +50,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0004_builds", include_str!("migrations/0004_builds.sql")),
     ("0005_domains", include_str!("migrations/0005_domains.sql")),
+    ("0006_certs", include_str!("migrations/0006_certs.sql")),
 ];
 
 const KEY_CHECK: &str = "key_check";

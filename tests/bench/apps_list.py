@@ -51,7 +51,7 @@ def main():
     env.update(HOME=tmp, SKYPANEL_DATA_DIR=os.path.join(tmp, "data"))
     init = json.loads(subprocess.run([BIN, "admin", "init", "--json"], env=env, check=True, stdout=subprocess.PIPE).stdout)
     token = init["token"]
-    daemon = subprocess.Popen([BIN, "daemon", "--listen", "127.0.0.1:0", "--http-listen", "off", "--log-level", "warn"], env=env,
+    daemon = subprocess.Popen([BIN, "daemon", "--listen", "127.0.0.1:0", "--http-listen", "off", "--https-listen", "off", "--log-level", "warn"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         url = daemon.stdout.readline().strip().rsplit(" ", 1)[-1]

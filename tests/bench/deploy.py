@@ -34,7 +34,7 @@ def main():
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKYPANEL_")}
     env.update(HOME=tmp, SKYPANEL_DATA_DIR=os.path.join(tmp, "data"))
     init = json.loads(sh(BIN, "admin", "init", "--json", env=env))
-    daemon = subprocess.Popen([BIN, "daemon", "--listen", "127.0.0.1:0", "--http-listen", "off", "--log-level", "warn"], env=env,
+    daemon = subprocess.Popen([BIN, "daemon", "--listen", "127.0.0.1:0", "--http-listen", "off", "--https-listen", "off", "--log-level", "warn"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     app = f"bench{os.getpid()}"
     ours, raw = [], []

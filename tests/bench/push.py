@@ -42,7 +42,7 @@ def main():
                GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@x",
                GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@x")
     init = json.loads(sh(BIN, "admin", "init", "--json", env=env))
-    daemon = subprocess.Popen([BIN, "daemon", "--listen", "127.0.0.1:0", "--http-listen", "off", "--log-level", "warn"], env=env,
+    daemon = subprocess.Popen([BIN, "daemon", "--listen", "127.0.0.1:0", "--http-listen", "off", "--https-listen", "off", "--log-level", "warn"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     tag = os.getpid()
     repo, ctx = os.path.join(tmp, "app"), os.path.join(tmp, "raw")

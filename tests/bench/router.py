@@ -87,7 +87,7 @@ def main():
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKYPANEL_")}
     env.update(HOME=tmp, XDG_CONFIG_HOME=os.path.join(tmp, "xdg"), SKYPANEL_DATA_DIR=os.path.join(tmp, "data"))
     init = json.loads(sh(BIN, "admin", "init", "--json", env=env))
-    daemon = subprocess.Popen([BIN, "daemon", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+    daemon = subprocess.Popen([BIN, "daemon", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--https-listen", "off",
                                "--log-level", "warn"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
     nginx = None

@@ -15,6 +15,12 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_skypanel");
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique in this test run, usable as an app, org or plan name.
+/// reqwest is built without a default crypto provider: tests use ring, as
+/// the binary does. Called by every helper that starts a daemon or a client.
+pub fn tls_init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub fn unique(prefix: &str) -> String {
     format!(
         "{prefix}{}x{}",
@@ -28,6 +34,8 @@ pub struct Daemon {
     pub url: String,
     /// `127.0.0.1:PORT` of the router (HTTP).
     pub router: String,
+    /// `127.0.0.1:PORT` of the router (HTTPS).
+    pub router_tls: String,
     pub admin_token: String,
     /// The `skypanel.instance` label on every Docker object this daemon makes.
     pub instance: String,
@@ -115,6 +123,7 @@ impl Daemon {
     }
 
     fn start_with(guard: SwarmGuard) -> Daemon {
+        tls_init();
         let dir = tempfile::tempdir().expect("tempdir");
         let out = clean_command(dir.path())
             .args(["admin", "init", "--json", "--data-dir"])
@@ -136,6 +145,7 @@ impl Daemon {
             dir,
             url: String::new(),
             router: String::new(),
+            router_tls: String::new(),
             admin_token,
             instance,
             child: None,
@@ -159,6 +169,8 @@ impl Daemon {
                 "127.0.0.1:0",
                 "--http-listen",
                 "127.0.0.1:0",
+                "--https-listen",
+                "127.0.0.1:0",
                 "--data-dir",
             ])
             .arg(self.data_dir())
@@ -175,6 +187,13 @@ impl Daemon {
         self.router = router
             .trim()
             .strip_prefix("skypanel router listening on http://")
+            .unwrap_or_default()
+            .to_string();
+        let mut tls = String::new();
+        out.read_line(&mut tls).expect("read daemon stdout");
+        self.router_tls = tls
+            .trim()
+            .strip_prefix("skypanel router listening on https://")
             .unwrap_or_default()
             .to_string();
         let Some(url) = line.trim().strip_prefix("skypanel daemon listening on ") else {
@@ -308,6 +327,7 @@ impl Drop for Daemon {
 
 /// GET http://addr/path; (status, body), or (0, error) when it cannot connect.
 pub fn fetch(addr: &str, path: &str) -> (u16, String) {
+    tls_init();
     let client = reqwest::blocking::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
         .build()
