@@ -623,4 +623,54 @@ fn acme_issues_renews_and_records_failures_against_pebble() {
         .cli(&tok)
         .fails(&["certs:auto", "-a", &app, "not-mine.example.test"]);
     assert!(err.contains("does not answer at"), "{err}");
+
+    // With acme_enabled, a new domain and panel_domain get certificates by
+    // themselves, and the API answers at panel_domain over HTTPS.
+    d.admin()
+        .ok(&["admin", "settings:set", "panel_domain", "localhost"]);
+    d.admin()
+        .ok(&["admin", "settings:set", "acme_enabled", "true"]);
+    let auto = format!("{}.example.test", unique("auto"));
+    d.admin().ok(&["domains:add", "-a", &app, &auto]);
+    until("a certificate for the new domain", || {
+        let certs = d.cli(&tok).json(&["certs", "-a", &app, "--json"]);
+        (cert_of(&certs, &auto)["status"] == "issued").then_some(())
+    });
+    let panel = https_client(&root, &["localhost"], &d.router_tls, false);
+    let a = until("the API at panel_domain over HTTPS", || {
+        get_https(&panel, "localhost", port, "/api/health")
+            .ok()
+            .filter(|a| a.status == 200)
+    });
+    assert!(a.body.contains("\"status\":\"ok\""), "{}", a.body);
+    let (st, loc, _) = get_http(&d, "localhost", "/api/health");
+    assert_eq!(
+        (st, loc.as_str()),
+        (308, format!("https://localhost:{port}/api/health").as_str())
+    );
+    // `skypanel login --server https://PANEL` and everyday commands through it.
+    let root_file = write(files.path(), "pebble-root.pem", &root);
+    let home = tempfile::tempdir().expect("home");
+    let cli = || {
+        let mut c = crate::common::clean_command(home.path());
+        c.env("SSL_CERT_FILE", &root_file);
+        c
+    };
+    let server = format!("https://localhost:{port}");
+    let out = cli()
+        .args(["login", "--server", &server, "--token", &tok])
+        .output()
+        .expect("login");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli().args(["apps", "--json"]).output().expect("apps");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&app),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
