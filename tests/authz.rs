@@ -190,6 +190,7 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
     let app = &w.app;
     match (method, route) {
         ("GET", "/api/health") => ("/api/health".into(), None, Class::Public),
+        ("GET", "/metrics") => ("/metrics".into(), None, Class::Public),
         ("GET", "/api/v1/whoami") => (route.into(), None, Class::SelfService),
         ("GET", "/api/v1/tokens") => (route.into(), None, Class::SelfService),
         ("POST", "/api/v1/tokens") => (

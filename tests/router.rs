@@ -147,6 +147,39 @@ fn routes_by_host_and_domain_with_pages_maintenance_and_forwarded_headers() {
         .and_then(|v| v.to_str().ok())
         .expect("x-request-id on the response");
     assert!(env.contains(&format!("HTTP_X_REQUEST_ID={id}")), "{env}");
+
+    // Per-app request figures on /metrics (Prometheus text format).
+    let (st, metrics) = crate::common::fetch(d.url.trim_start_matches("http://"), "/metrics");
+    assert_eq!(st, 200, "{metrics}");
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+    };
+    assert!(
+        value(&format!(
+            "skypanel_router_requests_total{{app=\"{app}\",class=\"2xx\"}}"
+        )) >= 3.0
+    );
+    assert!(
+        value(&format!(
+            "skypanel_router_requests_total{{app=\"{app}\",class=\"5xx\"}}"
+        )) >= 1.0
+    );
+    assert!(
+        value(&format!(
+            "skypanel_router_requests_total{{app=\"{idle}\",class=\"5xx\"}}"
+        )) >= 1.0
+    );
+    assert!(value("skypanel_router_requests_total{app=\"(none)\",class=\"4xx\"}") >= 1.0);
+    let count = value(&format!(
+        "skypanel_router_request_duration_seconds_count{{app=\"{app}\"}}"
+    ));
+    let inf = value(&format!(
+        "skypanel_router_request_duration_seconds_bucket{{app=\"{app}\",le=\"+Inf\"}}"
+    ));
+    assert_eq!(count, inf, "the +Inf bucket holds every request");
 }
 
 const WS_SCRIPT: &str = r#"#!/bin/sh

@@ -643,6 +643,11 @@ fn acme_issues_renews_and_records_failures_against_pebble() {
             .filter(|a| a.status == 200)
     });
     assert!(a.body.contains("\"status\":\"ok\""), "{}", a.body);
+    // Metrics and the hook's internal endpoint are not served through the router.
+    for path in ["/metrics", "/internal/git/pre-receive"] {
+        let a = get_https(&panel, "localhost", port, path).expect("panel");
+        assert_eq!(a.status, 404, "{path}: {}", a.body);
+    }
     let (st, loc, _) = get_http(&d, "localhost", "/api/health");
     assert_eq!(
         (st, loc.as_str()),

@@ -39,6 +39,7 @@ pub use releases::release_and_queue;
 /// so a route added to the router must be added here too.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/health"),
+    ("GET", "/metrics"),
     ("GET", "/api/v1/whoami"),
     ("GET", "/api/v1/tokens"),
     ("POST", "/api/v1/tokens"),
@@ -262,6 +263,7 @@ pub fn router(state: State) -> Router {
         );
     Router::new()
         .route("/api/health", get(health))
+        .route("/metrics", get(metrics))
         .route(
             "/git/{repo}/{*rest}",
             get(git::serve_git).post(git::serve_git),
@@ -426,6 +428,21 @@ async fn health(axum::extract::State(state): axum::extract::State<State>) -> Res
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, axum::Json(body)).into_response()
+}
+
+/// Prometheus metrics (text format). Served on the API listener only: the
+/// router does not pass `/metrics` through at panel_domain.
+async fn metrics(axum::extract::State(state): axum::extract::State<State>) -> Response {
+    let mut out = String::with_capacity(4096);
+    state.router.metrics.render(&mut out);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
 }
 
 /// `http(s)://host` as the client reached us, for URLs we hand back (git remotes).

@@ -6,6 +6,7 @@
 //! held across awaits. Certificates live in a map the TLS resolver reads on
 //! each handshake; a refresh reloads only those whose row changed.
 
+pub mod metrics;
 mod pages;
 pub mod proxy;
 
@@ -84,6 +85,7 @@ pub struct Router {
     pub api: OnceLock<SocketAddr>,
     /// The HTTPS listener's port, when there is one (redirects go there).
     pub https_port: OnceLock<u16>,
+    pub metrics: metrics::Metrics,
 }
 
 impl Router {
@@ -96,6 +98,7 @@ impl Router {
             acme,
             api: OnceLock::new(),
             https_port: OnceLock::new(),
+            metrics: metrics::Metrics::default(),
         })
     }
 
@@ -170,6 +173,8 @@ impl Router {
             backend_timeout: Duration::from_secs(timeout.max(1) as u64),
         });
         self.pool.retain(&table.addresses());
+        self.metrics
+            .retain(&table.hosts.values().map(|r| r.app.clone()).collect());
         *self.table.write().unwrap_or_else(|p| p.into_inner()) = table;
         Ok(())
     }

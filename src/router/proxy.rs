@@ -297,40 +297,78 @@ fn https_location(host: &str, port: u16, uri: &hyper::Uri) -> Option<HeaderValue
     HeaderValue::from_str(&loc).ok()
 }
 
+/// Answers one request and counts it: status class and time to the
+/// response head per app, and an access log line at debug level.
 pub async fn handle(
     router: Arc<Router>,
     peer: SocketAddr,
     scheme: Scheme,
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
 ) -> Response<Body> {
     let started = std::time::Instant::now();
+    let host = request_host(&req);
+    let (resp, route) = answer(&router, peer, scheme, req).await;
+    let app = route
+        .as_ref()
+        .map_or(super::metrics::NO_APP, |r| r.app.as_str());
+    let took = started.elapsed();
+    router.metrics.record(app, resp.status().as_u16(), took);
+    tracing::debug!(
+        host = host.as_deref().unwrap_or_default(),
+        app,
+        status = resp.status().as_u16(),
+        ms = took.as_millis() as u64,
+        request_id = resp
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
+        "router request"
+    );
+    resp
+}
+
+/// Paths of the API that are never served through the router at panel_domain.
+fn panel_private(path: &str) -> bool {
+    path == "/metrics" || path.starts_with("/internal/")
+}
+
+async fn answer(
+    router: &Router,
+    peer: SocketAddr,
+    scheme: Scheme,
+    mut req: Request<Incoming>,
+) -> (Response<Body>, Option<Arc<super::AppRoute>>) {
     if scheme == Scheme::Http {
-        if let Some(r) = acme_answer(&router, &req) {
-            return r;
+        if let Some(r) = acme_answer(router, &req) {
+            return (r, None);
         }
     }
     let Some(host) = request_host(&req) else {
-        return pages::bad_request();
+        return (pages::bad_request(), None);
     };
     let table = router.table();
     let Some(route) = table.lookup(&host) else {
-        return pages::unknown_host();
+        return (pages::unknown_host(), None);
     };
+    if route.app == super::PANEL && panel_private(req.uri().path()) {
+        return (pages::unknown_host(), Some(route));
+    }
     if scheme == Scheme::Http && route.https_redirect && router.certs.has(&host) {
         if let Some(loc) = router
             .https_port
             .get()
             .and_then(|p| https_location(&host, *p, req.uri()))
         {
-            return pages::redirect(loc);
+            return (pages::redirect(loc), Some(route));
         }
     }
     if route.maintenance {
-        return pages::maintenance(&route.app);
+        return (pages::maintenance(&route.app), Some(route));
     }
     let order = route.order();
     if order.is_empty() {
-        return pages::no_backend(&route.app);
+        return (pages::no_backend(&route.app), Some(route));
     }
     let upgrade = is_upgrade(req.headers());
     let id = request_id(req.headers());
@@ -435,7 +473,6 @@ pub async fn handle(
                 if !upgrade {
                     strip_hop_headers(resp.headers_mut());
                 }
-                resp.headers_mut().insert("x-request-id", id.clone());
                 answer = Some(resp);
                 break;
             }
@@ -453,16 +490,9 @@ pub async fn handle(
             },
         }
     }
-    let resp = answer.unwrap_or_else(|| pages::bad_gateway(&route.app));
-    tracing::debug!(
-        host = %host,
-        app = %route.app,
-        status = resp.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        request_id = id.to_str().unwrap_or_default(),
-        "router request"
-    );
-    resp
+    let mut resp = answer.unwrap_or_else(|| pages::bad_gateway(&route.app));
+    resp.headers_mut().insert("x-request-id", id);
+    (resp, Some(route))
 }
 
 #[cfg(test)]
