@@ -73,6 +73,10 @@ pub(crate) fn daemon_main(args: cli::DaemonArgs) -> anyhow::Result<()> {
         let router = daemon::RouterListeners {
             http: bind(args.http_listen, "--http-listen").await?,
             https: bind(args.https_listen, "--https-listen").await?,
+            threads: match args.router_threads {
+                0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+                n => n.min(256),
+            },
         };
         let addr = listener.local_addr()?;
         println!("skypanel daemon listening on http://{addr}");

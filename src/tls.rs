@@ -137,33 +137,68 @@ fn leaf_facts(der: &CertificateDer<'_>) -> Result<LeafFacts> {
     ))
 }
 
-/// The certificates the router serves, by hostname; wildcard entries are
-/// stored as `*.parent`. Swapped whole, read on every handshake.
+/// The certificates the router serves, by hostname; wildcard entries
+/// (`*.parent`) are kept apart by parent so a lookup never allocates.
+/// Swapped whole, read on every handshake and plain-HTTP request.
 #[derive(Default, Debug)]
 pub struct CertMap {
-    map: RwLock<Arc<HashMap<String, Arc<CertifiedKey>>>>,
+    map: RwLock<Arc<Certs>>,
+}
+
+#[derive(Default, Debug)]
+pub struct Certs {
+    exact: HashMap<String, Arc<CertifiedKey>>,
+    /// `*.example.com` stored under `example.com`.
+    wild: HashMap<String, Arc<CertifiedKey>>,
 }
 
 impl CertMap {
+    /// Replaces every certificate; keys are hostnames or `*.parent`.
     pub fn replace(&self, map: HashMap<String, Arc<CertifiedKey>>) {
-        *self.map.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(map);
+        let mut certs = Certs::default();
+        for (host, key) in map {
+            match host.strip_prefix("*.") {
+                Some(parent) => certs.wild.insert(parent.to_string(), key),
+                None => certs.exact.insert(host, key),
+            };
+        }
+        *self.map.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(certs);
     }
 
-    pub fn snapshot(&self) -> Arc<HashMap<String, Arc<CertifiedKey>>> {
-        Arc::clone(&self.map.read().unwrap_or_else(|p| p.into_inner()))
+    /// Every (hostname or `*.parent`, certificate).
+    pub fn entries(&self) -> Vec<(String, Arc<CertifiedKey>)> {
+        let certs = Arc::clone(&self.map.read().unwrap_or_else(|p| p.into_inner()));
+        certs
+            .exact
+            .iter()
+            .map(|(h, k)| (h.clone(), Arc::clone(k)))
+            .chain(
+                certs
+                    .wild
+                    .iter()
+                    .map(|(p, k)| (format!("*.{p}"), Arc::clone(k))),
+            )
+            .collect()
     }
 
     pub fn get(&self, host: &str) -> Option<Arc<CertifiedKey>> {
-        let map = self.snapshot();
-        if let Some(k) = map.get(host) {
+        let certs = self.map.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = certs.exact.get(host) {
             return Some(Arc::clone(k));
         }
-        let (_, parent) = host.split_once('.')?;
-        map.get(&format!("*.{parent}")).cloned()
+        let (label, parent) = host.split_once('.')?;
+        if label.is_empty() {
+            return None;
+        }
+        certs.wild.get(parent).cloned()
     }
 
     pub fn has(&self, host: &str) -> bool {
-        self.get(host).is_some()
+        let certs = self.map.read().unwrap_or_else(|p| p.into_inner());
+        certs.exact.contains_key(host)
+            || host
+                .split_once('.')
+                .is_some_and(|(l, parent)| !l.is_empty() && certs.wild.contains_key(parent))
     }
 }
 
@@ -201,6 +236,52 @@ mod tests {
         assert!(!name_matches("*.example.com", ".example.com"));
         assert!(name_matches("shop.example.com", "shop.example.com"));
         assert!(!name_matches("shop.example.com", "shop.example.org"));
+    }
+
+    #[test]
+    fn the_map_finds_exact_names_then_wildcards() {
+        let key = parse_test_key();
+        let m = CertMap::default();
+        m.replace(HashMap::from([
+            ("shop.example.com".to_string(), Arc::clone(&key)),
+            ("*.apps.example.com".to_string(), key),
+        ]));
+        assert!(m.has("shop.example.com"));
+        assert!(m.has("a.apps.example.com"));
+        assert!(!m.has("apps.example.com"));
+        assert!(!m.has("a.b.apps.example.com"));
+        assert!(!m.has(".apps.example.com"));
+        assert!(m.get("b.apps.example.com").is_some());
+        let mut names: Vec<String> = m.entries().into_iter().map(|(h, _)| h).collect();
+        names.sort();
+        assert_eq!(names, ["*.apps.example.com", "shop.example.com"]);
+    }
+
+    fn parse_test_key() -> Arc<CertifiedKey> {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["x.example.com".to_string()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        let p = parse(&cert.pem(), &key.serialize_pem()).expect("parses");
+        assert!(p.covers("x.example.com"));
+        assert_eq!(p.names, ["x.example.com"]);
+        assert!(p.not_after > p.not_before);
+        p.key
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let other = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["x.example.com".to_string()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        let e = parse(&cert.pem(), &other.serialize_pem())
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("does not belong"), "{e}");
     }
 
     #[test]

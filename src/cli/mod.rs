@@ -227,6 +227,9 @@ pub struct DaemonArgs {
     /// Address the router serves apps on over HTTPS ("off": no HTTPS)
     #[arg(long, default_value = "0.0.0.0:443", env = "SKYPANEL_HTTPS_LISTEN")]
     pub https_listen: String,
+    /// Threads serving the router, each with its own event loop (0: one per CPU)
+    #[arg(long, default_value_t = 0, env = "SKYPANEL_ROUTER_THREADS")]
+    pub router_threads: usize,
     #[command(flatten)]
     pub data_dir: DataDir,
     /// Log format

@@ -118,11 +118,12 @@ pub struct State {
     pub acme: std::sync::Arc<crate::acme::Acme>,
 }
 
-/// The router's listeners; either may be off.
+/// The router's listeners (either may be off) and how many threads serve them.
 #[derive(Default)]
 pub struct RouterListeners {
     pub http: Option<TcpListener>,
     pub https: Option<TcpListener>,
+    pub threads: usize,
 }
 
 impl State {
@@ -337,24 +338,24 @@ pub async fn serve(
     ));
     let _ = state.router.api.set(addr);
     let mut router_tasks = Vec::new();
-    if let Some(r) = router_listeners.https {
-        if let Ok(a) = r.local_addr() {
-            let _ = state.router.https_port.set(a.port());
-        }
-        let (router, stop) = (state.router.clone(), stop_rx.clone());
-        router_tasks.push(tokio::spawn(async move {
-            if let Err(e) = crate::router::proxy::serve_tls(r, router, stop).await {
-                tracing::error!(error = %e, "the HTTPS router cannot start");
-            }
-        }));
+    if let Some(Ok(a)) = router_listeners.https.as_ref().map(|l| l.local_addr()) {
+        let _ = state.router.https_port.set(a.port());
     }
-    if let Some(r) = router_listeners.http {
-        router_tasks.push(tokio::spawn(crate::router::proxy::serve(
-            r,
-            state.router.clone(),
-            stop_rx.clone(),
-        )));
-    }
+    let router_done = crate::router::start_workers(
+        &state.router,
+        crate::router::Listeners {
+            http: router_listeners
+                .http
+                .map(TcpListener::into_std)
+                .transpose()?,
+            https: router_listeners
+                .https
+                .map(TcpListener::into_std)
+                .transpose()?,
+        },
+        router_listeners.threads,
+        &stop_rx,
+    )?;
     router_tasks.push(tokio::spawn(crate::router::refresh_loop(
         state.router.clone(),
         state.store.clone(),
@@ -383,6 +384,9 @@ pub async fn serve(
     let _ = housekeeping.await;
     for t in router_tasks {
         let _ = t.await;
+    }
+    for d in router_done {
+        let _ = d.await;
     }
     tracing::info!("daemon stopped");
     result

@@ -33,13 +33,13 @@ pub struct AppRoute {
 
 impl AppRoute {
     /// The backends in the order to try them, starting round-robin.
-    pub fn order(&self) -> Vec<SocketAddr> {
+    pub fn order(&self) -> impl Iterator<Item = SocketAddr> + '_ {
         let n = self.backends.len();
-        if n == 0 {
-            return Vec::new();
-        }
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
-        (0..n).map(|i| self.backends[(start + i) % n]).collect()
+        let start = match n {
+            0 => 0,
+            _ => self.next.fetch_add(1, Ordering::Relaxed) % n,
+        };
+        (0..n).map(move |i| self.backends[(start + i) % n])
     }
 }
 
@@ -74,7 +74,8 @@ impl Table {
 
 pub struct Router {
     table: RwLock<Arc<Table>>,
-    pub pool: proxy::Pool,
+    /// The backend connection pool of each router thread.
+    pools: Mutex<Vec<Arc<proxy::Pool>>>,
     /// The certificates served by SNI.
     pub certs: Arc<crate::tls::CertMap>,
     /// Which certificate rows (hostname → version) are in `certs`.
@@ -92,7 +93,7 @@ impl Router {
     pub fn new(acme: Arc<crate::acme::Acme>) -> Arc<Router> {
         Arc::new(Router {
             table: RwLock::new(Arc::new(Table::default())),
-            pool: proxy::Pool::default(),
+            pools: Mutex::default(),
             certs: Arc::default(),
             loaded: Mutex::default(),
             acme,
@@ -172,12 +173,95 @@ impl Router {
             hosts,
             backend_timeout: Duration::from_secs(timeout.max(1) as u64),
         });
-        self.pool.retain(&table.addresses());
+        let live = table.addresses();
+        for pool in self.pools.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            pool.retain(&live);
+        }
         self.metrics
             .retain(&table.hosts.values().map(|r| r.app.clone()).collect());
         *self.table.write().unwrap_or_else(|p| p.into_inner()) = table;
         Ok(())
     }
+}
+
+/// The router's listeners, handed over by the daemon.
+#[derive(Default)]
+pub struct Listeners {
+    pub http: Option<std::net::TcpListener>,
+    pub https: Option<std::net::TcpListener>,
+}
+
+/// Serves the listeners on `threads` OS threads, each with its own
+/// single-threaded runtime and backend connection pool, as nginx runs
+/// workers: a request and its backend connection stay on one thread, so no
+/// wakeups cross threads. Returns what resolves when every thread is done
+/// (after `stop`).
+pub fn start_workers(
+    router: &Arc<Router>,
+    listeners: Listeners,
+    threads: usize,
+    stop: &watch::Receiver<bool>,
+) -> std::io::Result<Vec<tokio::sync::oneshot::Receiver<()>>> {
+    for l in listeners.http.iter().chain(listeners.https.iter()) {
+        l.set_nonblocking(true)?;
+    }
+    let mut done = Vec::new();
+    for i in 0..threads.max(1) {
+        let http = listeners.http.as_ref().map(|l| l.try_clone()).transpose()?;
+        let https = listeners
+            .https
+            .as_ref()
+            .map(|l| l.try_clone())
+            .transpose()?;
+        let (router, stop) = (Arc::clone(router), stop.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let pool = Arc::new(proxy::Pool::default());
+        router
+            .pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::clone(&pool));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name(format!("router-{i}"))
+            .spawn(move || {
+                rt.block_on(async move {
+                    let mut tasks = Vec::new();
+                    if let Some(l) = https {
+                        match tokio::net::TcpListener::from_std(l) {
+                            Ok(l) => {
+                                let (r, p, s) = (Arc::clone(&router), Arc::clone(&pool), stop.clone());
+                                tasks.push(tokio::spawn(async move {
+                                    if let Err(e) = proxy::serve_tls(l, r, p, s).await {
+                                        tracing::error!(error = %e, "the HTTPS router cannot start");
+                                    }
+                                }));
+                            }
+                            Err(e) => tracing::error!(error = %e, "the HTTPS router cannot listen"),
+                        }
+                    }
+                    if let Some(l) = http {
+                        match tokio::net::TcpListener::from_std(l) {
+                            Ok(l) => tasks.push(tokio::spawn(proxy::serve(
+                                l,
+                                Arc::clone(&router),
+                                Arc::clone(&pool),
+                                stop.clone(),
+                            ))),
+                            Err(e) => tracing::error!(error = %e, "the HTTP router cannot listen"),
+                        }
+                    }
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                });
+                let _ = tx.send(());
+            })?;
+        done.push(rx);
+    }
+    Ok(done)
 }
 
 /// The route name of the API at `panel_domain` (not a valid app name).
@@ -202,10 +286,9 @@ impl Router {
         };
         let mut map: HashMap<String, Arc<rustls::sign::CertifiedKey>> = self
             .certs
-            .snapshot()
-            .iter()
-            .filter(|(h, _)| want.contains_key(*h) && !stale.contains(h))
-            .map(|(h, k)| (h.clone(), Arc::clone(k)))
+            .entries()
+            .into_iter()
+            .filter(|(h, _)| want.contains_key(h) && !stale.contains(h))
             .collect();
         for host in &stale {
             let h = host.clone();
@@ -294,8 +377,8 @@ mod tests {
             ],
             next: AtomicUsize::new(0),
         };
-        let first = r.order();
-        let second = r.order();
+        let first: Vec<SocketAddr> = r.order().collect();
+        let second: Vec<SocketAddr> = r.order().collect();
         assert_eq!(first.len(), 2);
         assert_ne!(first[0], second[0]);
         assert!(
@@ -304,7 +387,8 @@ mod tests {
                 ..r
             }
             .order()
-            .is_empty()
+            .next()
+            .is_none()
         );
     }
 }

@@ -75,6 +75,7 @@ async fn connect(addr: SocketAddr, upgrades: bool) -> std::io::Result<SendReques
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     let _ = stream.set_nodelay(true);
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .writev(false)
         .handshake(TokioIo::new(stream))
         .await
         .map_err(std::io::Error::other)?;
@@ -116,6 +117,7 @@ impl Scheme {
 pub async fn serve_tls(
     listener: TcpListener,
     router: Arc<Router>,
+    pool: Arc<Pool>,
     mut stop: watch::Receiver<bool>,
 ) -> crate::error::Result<()> {
     let acceptor =
@@ -134,6 +136,7 @@ pub async fn serve_tls(
         };
         let _ = stream.set_nodelay(true);
         let router = Arc::clone(&router);
+        let pool = Arc::clone(&pool);
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -146,7 +149,10 @@ pub async fn serve_tls(
             };
             let service = hyper::service::service_fn(move |req| {
                 let router = Arc::clone(&router);
-                async move { Ok::<_, Infallible>(handle(router, peer, Scheme::Https, req).await) }
+                let pool = Arc::clone(&pool);
+                async move {
+                    Ok::<_, Infallible>(handle(&router, &pool, peer, Scheme::Https, req).await)
+                }
             });
             let mut builder =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
@@ -173,7 +179,12 @@ pub async fn serve_tls(
 }
 
 /// Serves plain HTTP on `listener` until `stop` turns true.
-pub async fn serve(listener: TcpListener, router: Arc<Router>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Arc<Router>,
+    pool: Arc<Pool>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -188,16 +199,19 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>, mut stop: watch::
         };
         let _ = stream.set_nodelay(true);
         let router = Arc::clone(&router);
+        let pool = Arc::clone(&pool);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let router = Arc::clone(&router);
-                async move { Ok::<_, Infallible>(handle(router, peer, Scheme::Http, req).await) }
+                let pool = Arc::clone(&pool);
+                async move { Ok::<_, Infallible>(handle(&router, &pool, peer, Scheme::Http, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
                 .max_buf_size(MAX_HEADER_BYTES)
                 .keep_alive(true)
+                .writev(false)
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             if let Err(e) = conn.await {
@@ -257,10 +271,18 @@ fn request_id(h: &HeaderMap) -> HeaderValue {
             return v.clone();
         }
     }
-    let mut b = [0u8; 16];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    HeaderValue::from_str(&hex).unwrap_or_else(|_| HeaderValue::from_static("0"))
+    // 32 hex digits: a random per-process prefix and a counter, unique
+    // without a system call per request.
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut b = [0u8; 8];
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+        u64::from_le_bytes(b)
+    });
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    HeaderValue::from_maybe_shared(Bytes::from(format!("{prefix:016x}{n:016x}")))
+        .unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 const ACME_PREFIX: &str = "/.well-known/acme-challenge/";
@@ -300,14 +322,15 @@ fn https_location(host: &str, port: u16, uri: &hyper::Uri) -> Option<HeaderValue
 /// Answers one request and counts it: status class and time to the
 /// response head per app, and an access log line at debug level.
 pub async fn handle(
-    router: Arc<Router>,
+    router: &Router,
+    pool: &Pool,
     peer: SocketAddr,
     scheme: Scheme,
     req: Request<Incoming>,
 ) -> Response<Body> {
     let started = std::time::Instant::now();
     let host = request_host(&req);
-    let (resp, route) = answer(&router, peer, scheme, req).await;
+    let (resp, route) = answer(router, pool, peer, scheme, host.as_deref(), req).await;
     let app = route
         .as_ref()
         .map_or(super::metrics::NO_APP, |r| r.app.as_str());
@@ -335,8 +358,10 @@ fn panel_private(path: &str) -> bool {
 
 async fn answer(
     router: &Router,
+    pool: &Pool,
     peer: SocketAddr,
     scheme: Scheme,
+    host: Option<&str>,
     mut req: Request<Incoming>,
 ) -> (Response<Body>, Option<Arc<super::AppRoute>>) {
     if scheme == Scheme::Http {
@@ -344,21 +369,21 @@ async fn answer(
             return (r, None);
         }
     }
-    let Some(host) = request_host(&req) else {
+    let Some(host) = host else {
         return (pages::bad_request(), None);
     };
     let table = router.table();
-    let Some(route) = table.lookup(&host) else {
+    let Some(route) = table.lookup(host) else {
         return (pages::unknown_host(), None);
     };
     if route.app == super::PANEL && panel_private(req.uri().path()) {
         return (pages::unknown_host(), Some(route));
     }
-    if scheme == Scheme::Http && route.https_redirect && router.certs.has(&host) {
+    if scheme == Scheme::Http && route.https_redirect && router.certs.has(host) {
         if let Some(loc) = router
             .https_port
             .get()
-            .and_then(|p| https_location(&host, *p, req.uri()))
+            .and_then(|p| https_location(host, *p, req.uri()))
         {
             return (pages::redirect(loc), Some(route));
         }
@@ -366,8 +391,7 @@ async fn answer(
     if route.maintenance {
         return (pages::maintenance(&route.app), Some(route));
     }
-    let order = route.order();
-    if order.is_empty() {
+    if route.backends.is_empty() {
         return (pages::no_backend(&route.app), Some(route));
     }
     let upgrade = is_upgrade(req.headers());
@@ -424,7 +448,7 @@ async fn answer(
     let mut req = Some(req);
     let mut answer = None;
     // Each backend in turn; on one, a pooled connection first, then a fresh one.
-    let attempts = order.iter().flat_map(|a| [(*a, true), (*a, false)]);
+    let attempts = route.order().flat_map(|a| [(a, true), (a, false)]);
     for (addr, reuse) in attempts {
         if answer.is_some() {
             break;
@@ -432,7 +456,7 @@ async fn answer(
         let pooled = if upgrade || !reuse {
             None
         } else {
-            router.pool.take(addr)
+            pool.take(addr)
         };
         if reuse && pooled.is_none() {
             continue;
@@ -467,7 +491,7 @@ async fn answer(
                         });
                     }
                 } else if !upgrade {
-                    router.pool.put(addr, sender);
+                    pool.put(addr, sender);
                 }
                 let mut resp = resp.map(|b| b.boxed_unsync());
                 if !upgrade {

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Benchmark: wrk through the SkyPanel router against wrk through nginx as a
 reverse proxy to the same backend (one web task of a deployed app), in the
-same run and interleaved. Both keep connections to the backend alive, both
+same run and interleaved. The backend is fast and keeps connections alive, so
+the proxies are what is measured: the host's own nginx binary and the
+libraries it links, copied into a FROM-scratch image, answering "ok" with one
+worker. Both keep connections to the backend alive, both
 with 2 workers (nginx worker_processes 2; the daemon's runtime has 2 worker
 threads); wrk runs 2 threads and 32 connections. Prints requests/s and p99
 latency of each, their ratios, and the memory of the daemon and of nginx
@@ -11,6 +14,7 @@ Installs nginx and wrk from Debian when missing. Needs a Docker engine with
 Swarm and the test images (tests/setup.sh).
 Usage: tests/bench/router.py [path/to/skypanel] [seconds per run]
 """
+import glob
 import json
 import os
 import re
@@ -53,6 +57,58 @@ def rss_kb(pids):
     return total
 
 
+BACKEND = "skypanel-bench/nginx-backend"
+BACKEND_CONF = """user root root;
+worker_processes 1;
+pid /tmp/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path /tmp/body;
+    proxy_temp_path /tmp/proxy;
+    fastcgi_temp_path /tmp/fastcgi;
+    uwsgi_temp_path /tmp/uwsgi;
+    scgi_temp_path /tmp/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    server {
+        listen 5000;
+        location / { default_type text/plain; return 200 "ok\\n"; }
+    }
+}
+"""
+
+
+def backend_image(tmp):
+    """Builds BACKEND: nginx and the shared libraries it links (ldd), in a
+    FROM-scratch image, serving "ok" on :5000 (the app's PORT)."""
+    ctx = os.path.join(tmp, "backend")
+    root = os.path.join(ctx, "root")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    files = [nginx] + glob.glob("/lib/x86_64-linux-gnu/libnss_files.so*")
+    for line in sh("ldd", nginx).splitlines():
+        m = re.search(r"(/\S+)", line)
+        if m:
+            files.append(m.group(1))
+    for f in files:
+        dest = os.path.join(root, f.lstrip("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy(f, dest)  # follows symlinks: the library itself at the linked name
+    for d in ("tmp", "etc/nginx"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    with open(os.path.join(root, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+    with open(os.path.join(root, "etc", "group"), "w") as f:
+        f.write("root:x:0:\nnogroup:x:65534:\n")
+    with open(os.path.join(root, "etc", "nginx", "backend.conf"), "w") as f:
+        f.write(BACKEND_CONF)
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write('FROM scratch\nCOPY root/ /\n'
+                'CMD ["/usr/sbin/nginx", "-e", "stderr", "-c", "/etc/nginx/backend.conf", "-g", "daemon off;"]\n')
+    sh("docker", "build", "-q", "-t", BACKEND, "--label", "skypanel.test=1", ctx)
+
+
 def wrk(url, host, pids):
     """Runs wrk; returns (requests/s, p99 ms, peak RSS kB of pids during the run)."""
     peak = [0]
@@ -84,6 +140,7 @@ def main():
                        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, stdout=subprocess.DEVNULL)
     sh("sh", os.path.join(ROOT, "tests", "images", "build.sh"))
     tmp = tempfile.mkdtemp(prefix="skypanel-bench-router-")
+    backend_image(tmp)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKYPANEL_")}
     env.update(HOME=tmp, XDG_CONFIG_HOME=os.path.join(tmp, "xdg"), SKYPANEL_DATA_DIR=os.path.join(tmp, "data"))
     init = json.loads(sh(BIN, "admin", "init", "--json", env=env))
@@ -99,7 +156,7 @@ def main():
         router = daemon.stdout.readline().strip().rsplit("//", 1)[-1]
         env.update(SKYPANEL_SERVER=api, SKYPANEL_TOKEN=init["token"])
         sh(BIN, "apps:create", app, "--no-remote", env=env)
-        sh(BIN, "deploy", "-a", app, "--image", "skypanel-test/web:1", env=env)
+        sh(BIN, "deploy", "-a", app, "--image", BACKEND, env=env)
         backend = json.loads(sh(BIN, "ps", "-a", app, "--json", env=env))["backends"][0]
         for _ in range(100):  # the router's table catches up
             try:
