@@ -43,6 +43,21 @@ _skypanel() {
             skypanel,builds:output)
                 cmd="skypanel__subcmd__builds:output"
                 ;;
+            skypanel,certs)
+                cmd="skypanel__subcmd__certs"
+                ;;
+            skypanel,certs:add)
+                cmd="skypanel__subcmd__certs:add"
+                ;;
+            skypanel,certs:auto)
+                cmd="skypanel__subcmd__certs:auto"
+                ;;
+            skypanel,certs:redirect)
+                cmd="skypanel__subcmd__certs:redirect"
+                ;;
+            skypanel,certs:remove)
+                cmd="skypanel__subcmd__certs:remove"
+                ;;
             skypanel,checks)
                 cmd="skypanel__subcmd__checks"
                 ;;
@@ -224,7 +239,7 @@ _skypanel() {
 
     case "${cmd}" in
         skypanel)
-            opts="-h -V --help --version login logout whoami daemon apps apps:create apps:info apps:destroy config config:get config:set config:unset deploy releases releases:rollback ps ps:scale ps:restart ps:stop ps:start checks checks:set checks:disable builds builds:output builds:cancel builder:set repo:purge-cache git:set git:remote git-credential git-hook domains domains:add domains:remove maintenance maintenance:on maintenance:off orgs orgs:create orgs:members orgs:members:add orgs:members:remove tokens tokens:create tokens:revoke plans admin completions"
+            opts="-h -V --help --version login logout whoami daemon apps apps:create apps:info apps:destroy config config:get config:set config:unset deploy releases releases:rollback ps ps:scale ps:restart ps:stop ps:start checks checks:set checks:disable builds builds:output builds:cancel builder:set repo:purge-cache git:set git:remote git-credential git-hook domains domains:add domains:remove certs certs:add certs:auto certs:remove certs:redirect maintenance maintenance:on maintenance:off orgs orgs:create orgs:members orgs:members:add orgs:members:remove tokens tokens:create tokens:revoke plans admin completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -759,6 +774,116 @@ _skypanel() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        skypanel__subcmd__certs)
+            opts="-a -h --app --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__certs:add)
+            opts="-a -h --app --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__certs:auto)
+            opts="-a -h --app --wait --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__certs:redirect)
+            opts="-a -h --app --help on off"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__certs:remove)
+            opts="-a -h --app --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         skypanel__subcmd__checks)
             opts="-a -h --app --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -928,7 +1053,7 @@ _skypanel() {
             return 0
             ;;
         skypanel__subcmd__daemon)
-            opts="-h --listen --http-listen --data-dir --log-format --log-level --help"
+            opts="-h --listen --http-listen --https-listen --router-threads --data-dir --log-format --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -939,6 +1064,14 @@ _skypanel() {
                     return 0
                     ;;
                 --http-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --https-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --router-threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -61,6 +61,11 @@ complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "git-hook" -d 'git
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "domains" -d 'List an app\'s hostnames: its default one and custom domains'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "domains:add" -d 'Route a custom domain to an app'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "domains:remove" -d 'Stop routing a custom domain to an app'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "certs" -d 'List the TLS certificates of an app\'s hostnames'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "certs:add" -d 'Serve an app over HTTPS with your own certificate and key (PEM files)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "certs:auto" -d 'Get certificates by ACME (Let\'s Encrypt) for an app\'s hostnames'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "certs:remove" -d 'Remove the certificate of one of an app\'s hostnames'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "certs:redirect" -d 'Turn the HTTP to HTTPS redirect of an app on or off'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "maintenance" -d 'Show whether an app is in maintenance mode'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "maintenance:on" -d 'Answer every request to an app with a 503 maintenance page'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "maintenance:off" -d 'Serve an app\'s requests again'
@@ -83,6 +88,8 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand whoami" -l json -d 'Pr
 complete -c skypanel -n "__fish_skypanel_using_subcommand whoami" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l listen -d 'Address the API listens on' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l http-listen -d 'Address the router serves apps on over HTTP ("off": no router)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l https-listen -d 'Address the router serves apps on over HTTPS ("off": no HTTPS)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l router-threads -d 'Threads serving the router, each with its own event loop (0: one per CPU)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l data-dir -d 'Where the database and key live' -r -F
 complete -c skypanel -n "__fish_skypanel_using_subcommand daemon" -l log-format -d 'Log format' -r -f -a "text\t''
 json\t''"
@@ -177,6 +184,18 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand domains:add" -s a -l a
 complete -c skypanel -n "__fish_skypanel_using_subcommand domains:add" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand domains:remove" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand domains:remove" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs:add" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs:add" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs:auto" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs:auto" -l wait -d 'Wait until each certificate is issued or has failed'
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs:auto" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs:remove" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs:remove" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs:redirect" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand certs:redirect" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance:on" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
