@@ -243,13 +243,20 @@ fn own_certificates_serve_https_with_http2_redirects_and_live_swaps() {
         "{table}"
     );
 
-    // The key is stored sealed: its base64 body is nowhere in the database files.
+    // The key and the chain are stored sealed: their base64 bodies are
+    // nowhere in the database files.
     let key_line = key.lines().nth(1).expect("a key line").to_string();
+    let cert_line = cert.lines().nth(1).expect("a certificate line").to_string();
     for f in ["skypanel.db", "skypanel.db-wal"] {
         let bytes = std::fs::read(d.data_dir().join(f)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
         assert!(
-            !String::from_utf8_lossy(&bytes).contains(&key_line),
+            !text.contains(&key_line),
             "the private key is in {f} in the clear"
+        );
+        assert!(
+            !text.contains(&cert_line),
+            "the certificate is in {f} in the clear"
         );
     }
 

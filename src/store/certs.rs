@@ -1,6 +1,6 @@
 //! TLS certificates per hostname (bring-your-own and ACME), the ACME
-//! accounts, and the per-app HTTPS redirect switch. Private keys and ACME
-//! credentials are sealed.
+//! accounts, and the per-app HTTPS redirect switch. Certificate chains,
+//! private keys and ACME credentials are sealed.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -107,6 +107,10 @@ fn version() -> i64 {
         .unwrap_or_default()
 }
 
+fn chain_context(hostname: &str) -> String {
+    format!("cert-chain:{hostname}")
+}
+
 fn key_context(hostname: &str) -> String {
     format!("cert:{hostname}")
 }
@@ -164,20 +168,23 @@ impl Db<'_> {
         let sealed = self
             .cipher
             .seal(&key_context(hostname), facts.key_pem.as_bytes())?;
+        let chain = self
+            .cipher
+            .seal(&chain_context(hostname), facts.chain_pem.as_bytes())?;
         self.conn.execute(
-            "INSERT INTO certs (app_id, hostname, source, status, chain_pem, key_sealed, not_before,
+            "INSERT INTO certs (app_id, hostname, source, status, chain_sealed, key_sealed, not_before,
                                 not_after, issuer, serial, error, next_attempt, attempts, version,
                                 updated_at)
              VALUES (?1, ?2, ?3, 'issued', ?4, ?5, ?6, ?7, ?8, ?9, NULL, 0, 0, ?11, ?10)
              ON CONFLICT (hostname) DO UPDATE SET
-                app_id = ?1, source = ?3, status = 'issued', chain_pem = ?4, key_sealed = ?5,
+                app_id = ?1, source = ?3, status = 'issued', chain_sealed = ?4, key_sealed = ?5,
                 not_before = ?6, not_after = ?7, issuer = ?8, serial = ?9, error = NULL,
                 next_attempt = 0, attempts = 0, renew_now = 0, version = ?11, updated_at = ?10",
             params![
                 app.map(|a| a.id),
                 hostname,
                 source,
-                facts.chain_pem,
+                chain,
                 sealed,
                 facts.not_before,
                 facts.not_after,
@@ -218,7 +225,7 @@ impl Db<'_> {
                                             updated_at)
                          VALUES (?1, ?2, 'acme', 'pending', 0, 0, ?3)
                          ON CONFLICT (hostname) DO UPDATE SET app_id = ?1, source = 'acme',
-                            status = 'pending', chain_pem = NULL, key_sealed = NULL,
+                            status = 'pending', chain_sealed = NULL, key_sealed = NULL,
                             not_before = NULL, not_after = NULL, issuer = NULL, serial = NULL,
                             error = NULL, next_attempt = 0, attempts = 0, updated_at = ?3",
                         params![app.map(|a| a.id), h, now],
@@ -345,7 +352,7 @@ impl Db<'_> {
     /// reloads only the changed ones.
     pub fn served_certs(&self) -> Result<Vec<(String, i64)>> {
         let mut st = self.conn.prepare(
-            "SELECT hostname, version FROM certs WHERE status = 'issued' AND chain_pem IS NOT NULL",
+            "SELECT hostname, version FROM certs WHERE status = 'issued' AND chain_sealed IS NOT NULL",
         )?;
         let rows = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -355,19 +362,20 @@ impl Db<'_> {
 
     /// The chain and the opened private key of `hostname`'s certificate.
     pub fn cert_material(&self, hostname: &str) -> Result<Option<(String, String)>> {
-        let found: Option<(Option<String>, Option<Vec<u8>>)> = self
+        type Sealed = Option<Vec<u8>>;
+        let found: Option<(Sealed, Sealed)> = self
             .conn
             .query_row(
-                "SELECT chain_pem, key_sealed FROM certs WHERE hostname = ?1",
+                "SELECT chain_sealed, key_sealed FROM certs WHERE hostname = ?1",
                 [hostname],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
         match found {
-            Some((Some(chain), Some(sealed))) => {
-                let key = self.cipher.open_string(&key_context(hostname), &sealed)?;
-                Ok(Some((chain, key)))
-            }
+            Some((Some(chain), Some(key))) => Ok(Some((
+                self.cipher.open_string(&chain_context(hostname), &chain)?,
+                self.cipher.open_string(&key_context(hostname), &key)?,
+            ))),
             _ => Ok(None),
         }
     }
@@ -417,7 +425,81 @@ impl Db<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{AcmeClock, acme_backoff};
+    use super::{AcmeClock, CertFacts, acme_backoff};
+    use crate::store::test_store;
+
+    #[test]
+    fn acme_rows_move_from_pending_to_issued_and_back_off_on_failure() {
+        let (_d, store) = test_store();
+        store
+            .write_sync(|db| {
+                db.seed_plans(1)?;
+                let u = db.create_user("o@example.com", false, 1)?;
+                let org = db.create_org("acme", u.id, 1)?;
+                let plan = db.plan_named("hobby")?;
+                let app = db.create_app("shop", org.id, plan.id, u.id, 1)?;
+                db.add_domain(&app, "shop.example.com", 1)?;
+                let hosts = db.app_hostnames(&app)?;
+                assert_eq!(hosts, ["shop.localhost", "shop.example.com"]);
+                assert_eq!(db.request_acme(Some(&app), &hosts, 100)?, hosts);
+                let due: Vec<String> = db
+                    .acme_due(100, 30 * DAY)?
+                    .into_iter()
+                    .map(|w| w.hostname)
+                    .collect();
+                assert_eq!(due.len(), 2);
+                // A failure: status error with the reason, due again after an hour.
+                db.acme_failed("shop.localhost", "no DNS", 100)?;
+                let c = db.cert("shop.localhost")?.expect("row");
+                assert_eq!(
+                    (c.status.as_str(), c.error.as_deref()),
+                    ("error", Some("no DNS"))
+                );
+                assert_eq!(c.next_attempt, 100 + 3600);
+                assert_eq!(db.acme_due(200, 30 * DAY)?.len(), 1);
+                assert_eq!(db.acme_next_due(30 * DAY)?, Some(0));
+                // Issued: the chain and key come back opened, and the row is
+                // due again two thirds into its life.
+                db.put_cert(
+                    Some(&app),
+                    "shop.example.com",
+                    "acme",
+                    &CertFacts {
+                        chain_pem: "CHAIN",
+                        key_pem: "KEY",
+                        not_before: 0,
+                        not_after: 90 * DAY,
+                        issuer: "test",
+                        serial: "01",
+                    },
+                    100,
+                )?;
+                assert_eq!(
+                    db.cert_material("shop.example.com")?,
+                    Some(("CHAIN".to_string(), "KEY".to_string()))
+                );
+                assert_eq!(db.served_certs()?.len(), 1);
+                assert_eq!(db.acme_next_due(30 * DAY)?, Some(100 + 3600));
+                db.acme_failed("shop.localhost", "still no DNS", 200)?;
+                assert_eq!(
+                    db.cert("shop.localhost")?.expect("row").next_attempt,
+                    200 + 7200
+                );
+                assert_eq!(db.acme_next_due(30 * DAY)?, Some(200 + 7200));
+                // A failed renewal keeps the issued certificate.
+                db.acme_failed("shop.example.com", "rate limited", 60 * DAY)?;
+                let c = db.cert("shop.example.com")?.expect("row");
+                assert_eq!(c.status, "issued");
+                assert_eq!(c.error.as_deref(), Some("rate limited"));
+                assert_eq!(db.served_certs()?.len(), 1);
+                // Removing the domain takes its certificate.
+                db.remove_domain(&app, "shop.example.com")?;
+                assert_eq!(db.forget_stray_certs(&app)?, 1);
+                assert!(db.cert("shop.example.com")?.is_none());
+                Ok(())
+            })
+            .expect("store");
+    }
 
     const DAY: i64 = 86400;
 

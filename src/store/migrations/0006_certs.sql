@@ -6,8 +6,9 @@
 ALTER TABLE apps ADD COLUMN https_redirect INTEGER NOT NULL DEFAULT 1;
 
 -- One row per hostname the router serves over TLS. `hostname` is an app's
--- default hostname or one of its custom domains. The private key is sealed
--- with the encryption key (context "cert:<hostname>").
+-- default hostname or one of its custom domains. The chain and the private
+-- key are sealed with the encryption key (contexts "cert-chain:<hostname>"
+-- and "cert:<hostname>").
 CREATE TABLE certs (
     id           INTEGER PRIMARY KEY,
     -- NULL: the certificate of `panel_domain` (the API through the router).
@@ -15,7 +16,7 @@ CREATE TABLE certs (
     hostname     TEXT NOT NULL UNIQUE,
     source       TEXT NOT NULL,            -- 'acme' | 'manual'
     status       TEXT NOT NULL,            -- 'pending' | 'issued' | 'error'
-    chain_pem    TEXT,                     -- leaf first
+    chain_sealed BLOB,                     -- PEM, leaf first (sealed: "cert-chain:<hostname>")
     key_sealed   BLOB,
     not_before   INTEGER,
     not_after    INTEGER,
