@@ -325,6 +325,20 @@ pub const DEFS: &[Def] = &[
         "Seconds the router waits for an app to start answering a request before it answers 504.",
     ),
     def(
+        "router_idle_timeout_s",
+        "networking",
+        Kind::Int { min: 1, max: 86400 },
+        "60",
+        "Seconds a request or response body passing through the router may send nothing before it is cut off.",
+    ),
+    def(
+        "router_request_timeout_s",
+        "networking",
+        Kind::Int { min: 1, max: 86400 },
+        "3600",
+        "The most seconds one request through the router may take, bodies included (WebSockets excepted).",
+    ),
+    def(
         "max_apps_per_org",
         "limits",
         Kind::Int {

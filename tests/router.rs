@@ -215,11 +215,15 @@ fn timeouts_answer_504_and_websockets_pass_through() {
     let hang = unique("hang");
     let repo = Repo::new(&[(
         "Dockerfile",
-        "FROM skypanel-test/web:1\nRUN printf '#!/bin/sh\\nsleep 30\\n' > /www/cgi-bin/hang && chmod 755 /www/cgi-bin/hang\n",
+        "FROM skypanel-test/web:1\nRUN printf '#!/bin/sh\\nsleep 30\\n' > /www/cgi-bin/hang && chmod 755 /www/cgi-bin/hang\n\
+         RUN printf '#!/bin/sh\\nprintf \"Content-Type: text/plain\\\\r\\\\n\\\\r\\\\nfirst\\\\n\"\\nsleep 30\\necho second\\n' > /www/cgi-bin/trickle && chmod 755 /www/cgi-bin/trickle\n\
+         RUN printf '#!/bin/sh\\ncat >/dev/null\\necho Content-Type: text/plain\\necho\\necho read\\n' > /www/cgi-bin/slurp && chmod 755 /www/cgi-bin/slurp\n",
     )]);
-    // Set first: the table that first routes the app was built with it.
+    // Set first: the table that first routes the app was built with them.
     d.admin()
         .ok(&["admin", "settings:set", "router_backend_timeout_s", "2"]);
+    d.admin()
+        .ok(&["admin", "settings:set", "router_idle_timeout_s", "2"]);
     d.cli(&tok).cwd(repo.path()).ok(&["apps:create", &hang]);
     repo.push_ok(&d, &tok);
     let host = format!("{hang}.localhost");
@@ -229,6 +233,40 @@ fn timeouts_answer_504_and_websockets_pass_through() {
     assert_eq!(st, 504, "{body}");
     assert!(body.contains("did not answer in time"), "{body}");
     assert!(started.elapsed() < Duration::from_secs(15));
+
+    // A response body that stalls is cut off after router_idle_timeout_s.
+    let started = Instant::now();
+    let (st, _, body) = through(&d, &host, "/cgi-bin/trickle");
+    assert_eq!(st, 200, "{body}");
+    assert!(!body.contains("second"), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the stalled body was cut off: {:?}",
+        started.elapsed()
+    );
+    // So is a request body that stalls: the client gets an answer, not a
+    // hang (with the backend's own limit out of the way, it is this one).
+    d.admin()
+        .ok(&["admin", "settings:set", "router_backend_timeout_s", "60"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let mut c = TcpStream::connect(&d.router).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let started = Instant::now();
+    write!(
+        c,
+        "POST /cgi-bin/slurp HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100\r\n\r\n0123456789"
+    )
+    .expect("send");
+    let mut answer = Vec::new();
+    let _ = c.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "a stalled upload was cut off: {:?} {answer}",
+        started.elapsed()
+    );
+    assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
 
     // A WebSocket echo server (busybox nc + a shell handshake).
     let ws = unique("ws");

@@ -6,6 +6,7 @@
 //! held across awaits. Certificates live in a map the TLS resolver reads on
 //! each handshake; a refresh reloads only those whose row changed.
 
+mod limits;
 pub mod metrics;
 mod pages;
 pub mod proxy;
@@ -47,6 +48,10 @@ pub struct Table {
     hosts: HashMap<String, Arc<AppRoute>>,
     /// How long a backend may take to send its response head.
     pub backend_timeout: Duration,
+    /// How long a body may send nothing.
+    pub idle_timeout: Duration,
+    /// The most one request may take, bodies included.
+    pub request_timeout: Duration,
 }
 
 impl Default for Table {
@@ -54,6 +59,8 @@ impl Default for Table {
         Table {
             hosts: HashMap::new(),
             backend_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(3600),
         }
     }
 }
@@ -109,16 +116,21 @@ impl Router {
 
     /// Rebuilds the table from the store and the runtime.
     pub async fn refresh(&self, store: &Store, runtime: &Runtime) -> crate::error::Result<()> {
-        let (entries, domain, timeout, panel) = store
+        let (entries, domain, panel, [timeout, idle, total]) = store
             .read(|db| {
                 Ok((
                     db.route_entries()?,
                     db.setting("default_domain")?,
-                    db.setting_i64("router_backend_timeout_s")?,
                     db.setting("panel_domain")?,
+                    [
+                        db.setting_i64("router_backend_timeout_s")?,
+                        db.setting_i64("router_idle_timeout_s")?,
+                        db.setting_i64("router_request_timeout_s")?,
+                    ],
                 ))
             })
             .await?;
+        let secs = |s: i64| Duration::from_secs(s.max(1) as u64);
         self.reload_certs(store).await?;
         let backends = runtime.web_backends(&entries).await?;
         let old = self.table();
@@ -171,7 +183,9 @@ impl Router {
         }
         let table = Arc::new(Table {
             hosts,
-            backend_timeout: Duration::from_secs(timeout.max(1) as u64),
+            backend_timeout: secs(timeout),
+            idle_timeout: secs(idle),
+            request_timeout: secs(total),
         });
         let live = table.addresses();
         for pool in self.pools.lock().unwrap_or_else(|p| p.into_inner()).iter() {

@@ -20,9 +20,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use super::limits::{BoxError, Limits, Timed};
 use super::{Router, pages, request_host};
 
-pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>;
+pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// What goes to a backend: the client's body under the router's time limits.
+type ToBackend = Timed<Incoming>;
 
 /// How long a backend may take to connect (the response head's limit is the
 /// `router_backend_timeout_s` setting).
@@ -37,11 +41,11 @@ const IDLE_PER_BACKEND: usize = 64;
 /// Idle keep-alive connections to backends.
 #[derive(Default)]
 pub struct Pool {
-    idle: Mutex<HashMap<SocketAddr, Vec<SendRequest<Incoming>>>>,
+    idle: Mutex<HashMap<SocketAddr, Vec<SendRequest<ToBackend>>>>,
 }
 
 impl Pool {
-    fn take(&self, addr: SocketAddr) -> Option<SendRequest<Incoming>> {
+    fn take(&self, addr: SocketAddr) -> Option<SendRequest<ToBackend>> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let list = idle.get_mut(&addr)?;
         while let Some(s) = list.pop() {
@@ -52,7 +56,7 @@ impl Pool {
         None
     }
 
-    fn put(&self, addr: SocketAddr, s: SendRequest<Incoming>) {
+    fn put(&self, addr: SocketAddr, s: SendRequest<ToBackend>) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let list = idle.entry(addr).or_default();
         if list.len() < IDLE_PER_BACKEND {
@@ -69,7 +73,7 @@ impl Pool {
     }
 }
 
-async fn connect(addr: SocketAddr, upgrades: bool) -> std::io::Result<SendRequest<Incoming>> {
+async fn connect(addr: SocketAddr, upgrades: bool) -> std::io::Result<SendRequest<ToBackend>> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
@@ -445,7 +449,11 @@ async fn answer(
     }
     // The client's side of an upgrade, taken before the request moves on.
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let mut req = Some(req);
+    let limits = Limits {
+        idle: table.idle_timeout,
+        deadline: tokio::time::Instant::now() + table.request_timeout,
+    };
+    let mut req = Some(req.map(|b| Timed::new(b, limits)));
     let mut answer = None;
     // Each backend in turn; on one, a pooled connection first, then a fresh one.
     let attempts = route.order().flat_map(|a| [(a, true), (a, false)]);
@@ -493,7 +501,7 @@ async fn answer(
                 } else if !upgrade {
                     pool.put(addr, sender);
                 }
-                let mut resp = resp.map(|b| b.boxed_unsync());
+                let mut resp = resp.map(|b| Timed::new(b, limits).boxed_unsync());
                 if !upgrade {
                     strip_hop_headers(resp.headers_mut());
                 }
