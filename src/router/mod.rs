@@ -220,6 +220,9 @@ pub fn start_workers(
         l.set_nonblocking(true)?;
     }
     let mut done = Vec::new();
+    if listeners.http.is_none() && listeners.https.is_none() {
+        return Ok(done);
+    }
     for i in 0..threads.max(1) {
         let http = listeners.http.as_ref().map(|l| l.try_clone()).transpose()?;
         let https = listeners
