@@ -438,7 +438,7 @@ async fn health(axum::extract::State(state): axum::extract::State<State>) -> Res
 /// router does not pass `/metrics` through at panel_domain.
 async fn metrics(axum::extract::State(state): axum::extract::State<State>) -> Response {
     let mut out = String::with_capacity(4096);
-    state.router.metrics.render(&mut out);
+    state.router.render_metrics(&mut out);
     (
         [(
             axum::http::header::CONTENT_TYPE,

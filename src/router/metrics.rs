@@ -67,52 +67,68 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .retain(|a, _| live.contains(a) || a.starts_with('('));
     }
+}
 
-    /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self, out: &mut String) {
-        let apps = self.apps.read().unwrap_or_else(|p| p.into_inner());
-        let mut names: Vec<&String> = apps.keys().collect();
-        names.sort();
-        out.push_str(
-            "# HELP skypanel_router_requests_total Requests the router answered, by app and status class.\n\
-             # TYPE skypanel_router_requests_total counter\n",
-        );
-        for name in &names {
-            let s = &apps[*name];
-            for (i, c) in s.classes.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "skypanel_router_requests_total{{app=\"{}\",class=\"{}xx\"}} {}",
-                    escape(name),
-                    i + 1,
-                    c.load(Ordering::Relaxed)
-                );
+#[derive(Default)]
+struct Sum {
+    classes: [u64; 5],
+    buckets: [u64; BUCKETS.len() + 1],
+    sum_micros: u64,
+}
+
+/// The figures of every router thread, summed, in Prometheus' text
+/// exposition (format 0.0.4).
+pub fn render<'a>(all: impl Iterator<Item = &'a Metrics>, out: &mut String) {
+    let mut apps: std::collections::BTreeMap<String, Sum> = Default::default();
+    for m in all {
+        let map = m.apps.read().unwrap_or_else(|p| p.into_inner());
+        for (name, s) in map.iter() {
+            let e = apps.entry(name.clone()).or_default();
+            for (total, c) in e.classes.iter_mut().zip(&s.classes) {
+                *total += c.load(Ordering::Relaxed);
             }
+            for (total, b) in e.buckets.iter_mut().zip(&s.buckets) {
+                *total += b.load(Ordering::Relaxed);
+            }
+            e.sum_micros += s.sum_micros.load(Ordering::Relaxed);
         }
-        out.push_str(
-            "# HELP skypanel_router_request_duration_seconds Time until the response head, by app.\n\
-             # TYPE skypanel_router_request_duration_seconds histogram\n",
-        );
-        for name in &names {
-            let s = &apps[*name];
-            let app = escape(name);
-            let mut cumulative = 0;
-            for (i, le) in BUCKETS.iter().enumerate() {
-                cumulative += s.buckets[i].load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "skypanel_router_request_duration_seconds_bucket{{app=\"{app}\",le=\"{le}\"}} {cumulative}"
-                );
-            }
-            cumulative += s.buckets[BUCKETS.len()].load(Ordering::Relaxed);
+    }
+    out.push_str(
+        "# HELP skypanel_router_requests_total Requests the router answered, by app and status class.\n\
+         # TYPE skypanel_router_requests_total counter\n",
+    );
+    for (name, s) in &apps {
+        for (i, c) in s.classes.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "skypanel_router_request_duration_seconds_bucket{{app=\"{app}\",le=\"+Inf\"}} {cumulative}\n\
-                 skypanel_router_request_duration_seconds_sum{{app=\"{app}\"}} {}\n\
-                 skypanel_router_request_duration_seconds_count{{app=\"{app}\"}} {cumulative}",
-                s.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+                "skypanel_router_requests_total{{app=\"{}\",class=\"{}xx\"}} {c}",
+                escape(name),
+                i + 1,
             );
         }
+    }
+    out.push_str(
+        "# HELP skypanel_router_request_duration_seconds Time until the response head, by app.\n\
+         # TYPE skypanel_router_request_duration_seconds histogram\n",
+    );
+    for (name, s) in &apps {
+        let app = escape(name);
+        let mut cumulative = 0;
+        for (i, le) in BUCKETS.iter().enumerate() {
+            cumulative += s.buckets[i];
+            let _ = writeln!(
+                out,
+                "skypanel_router_request_duration_seconds_bucket{{app=\"{app}\",le=\"{le}\"}} {cumulative}"
+            );
+        }
+        cumulative += s.buckets[BUCKETS.len()];
+        let _ = writeln!(
+            out,
+            "skypanel_router_request_duration_seconds_bucket{{app=\"{app}\",le=\"+Inf\"}} {cumulative}\n\
+             skypanel_router_request_duration_seconds_sum{{app=\"{app}\"}} {}\n\
+             skypanel_router_request_duration_seconds_count{{app=\"{app}\"}} {cumulative}",
+            s.sum_micros as f64 / 1e6
+        );
     }
 }
 
@@ -135,7 +151,7 @@ mod tests {
         m.record("shop", 503, Duration::from_secs(20));
         m.record(NO_APP, 404, Duration::from_micros(50));
         let mut out = String::new();
-        m.render(&mut out);
+        render(std::iter::once(&m), &mut out);
         assert!(out.contains("skypanel_router_requests_total{app=\"shop\",class=\"2xx\"} 2\n"));
         assert!(out.contains("skypanel_router_requests_total{app=\"shop\",class=\"5xx\"} 1\n"));
         assert!(out.contains("skypanel_router_requests_total{app=\"(none)\",class=\"4xx\"} 1\n"));
@@ -150,9 +166,16 @@ mod tests {
             out.contains("duration_seconds_sum{app=\"shop\"} 20.033\n"),
             "{out}"
         );
+        // Two router threads' figures are summed.
+        let other = Metrics::default();
+        other.record("shop", 201, Duration::from_millis(1));
+        let mut out = String::new();
+        render([&m, &other].into_iter(), &mut out);
+        assert!(out.contains("skypanel_router_requests_total{app=\"shop\",class=\"2xx\"} 3\n"));
+        assert!(out.contains("duration_seconds_count{app=\"shop\"} 4\n"));
         m.retain(&Default::default());
         let mut out = String::new();
-        m.render(&mut out);
+        render(std::iter::once(&m), &mut out);
         assert!(!out.contains("app=\"shop\""));
         assert!(out.contains("app=\"(none)\""));
     }

@@ -46,6 +46,8 @@ impl AppRoute {
 
 pub struct Table {
     hosts: HashMap<String, Arc<AppRoute>>,
+    /// Hostnames (and `*.parent` wildcards) with a certificate served.
+    tls_hosts: Arc<std::collections::HashSet<String>>,
     /// How long a backend may take to send its response head.
     pub backend_timeout: Duration,
     /// How long a body may send nothing.
@@ -58,6 +60,7 @@ impl Default for Table {
     fn default() -> Table {
         Table {
             hosts: HashMap::new(),
+            tls_hosts: Arc::default(),
             backend_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(3600),
@@ -68,6 +71,43 @@ impl Default for Table {
 impl Table {
     pub fn lookup(&self, host: &str) -> Option<Arc<AppRoute>> {
         self.hosts.get(host).cloned()
+    }
+
+    /// Whether a certificate is served for `host` (exactly or by wildcard).
+    pub fn has_cert(&self, host: &str) -> bool {
+        self.tls_hosts.contains(host)
+            || host.split_once('.').is_some_and(|(label, parent)| {
+                !label.is_empty() && self.tls_hosts.contains(&format!("*.{parent}"))
+            })
+    }
+
+    /// A copy for one router thread: its own routes (and round-robin
+    /// positions), so requests on different threads share no counters.
+    fn copy(&self) -> Table {
+        let mut routes: HashMap<*const AppRoute, Arc<AppRoute>> = HashMap::new();
+        let hosts = self
+            .hosts
+            .iter()
+            .map(|(h, r)| {
+                let mine = routes.entry(Arc::as_ptr(r)).or_insert_with(|| {
+                    Arc::new(AppRoute {
+                        app: r.app.clone(),
+                        maintenance: r.maintenance,
+                        https_redirect: r.https_redirect,
+                        backends: r.backends.clone(),
+                        next: AtomicUsize::new(r.next.load(Ordering::Relaxed)),
+                    })
+                });
+                (h.clone(), Arc::clone(mine))
+            })
+            .collect();
+        Table {
+            hosts,
+            tls_hosts: Arc::clone(&self.tls_hosts),
+            backend_timeout: self.backend_timeout,
+            idle_timeout: self.idle_timeout,
+            request_timeout: self.request_timeout,
+        }
     }
 
     /// Every backend address in the table (for pruning the connection pool).
@@ -81,8 +121,10 @@ impl Table {
 
 pub struct Router {
     table: RwLock<Arc<Table>>,
-    /// The backend connection pool of each router thread.
-    pools: Mutex<Vec<Arc<proxy::Pool>>>,
+    /// Bumped whenever `table` is replaced; router threads copy it then.
+    generation: std::sync::atomic::AtomicU64,
+    /// Each router thread's own state.
+    workers: Mutex<Vec<Arc<Worker>>>,
     /// The certificates served by SNI.
     pub certs: Arc<crate::tls::CertMap>,
     /// Which certificate rows (hostname → version) are in `certs`.
@@ -93,25 +135,62 @@ pub struct Router {
     pub api: OnceLock<SocketAddr>,
     /// The HTTPS listener's port, when there is one (redirects go there).
     pub https_port: OnceLock<u16>,
+}
+
+/// What one router thread keeps to itself: its backend connections, its
+/// request figures and its copy of the routing table. Nothing here is touched
+/// by another thread on the request path (no cache lines bounce).
+#[derive(Default)]
+pub struct Worker {
+    pub pool: proxy::Pool,
     pub metrics: metrics::Metrics,
+    table: Mutex<(u64, Arc<Table>)>,
+}
+
+impl Worker {
+    /// This thread's copy of the routing table, renewed when the router's changed.
+    pub fn table(&self, router: &Router) -> Arc<Table> {
+        let generation = router.generation.load(Ordering::Acquire);
+        let mut cached = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.0 != generation {
+            *cached = (generation, Arc::new(router.table().copy()));
+        }
+        Arc::clone(&cached.1)
+    }
 }
 
 impl Router {
     pub fn new(acme: Arc<crate::acme::Acme>) -> Arc<Router> {
         Arc::new(Router {
             table: RwLock::new(Arc::new(Table::default())),
-            pools: Mutex::default(),
+            generation: std::sync::atomic::AtomicU64::new(1),
+            workers: Mutex::default(),
             certs: Arc::default(),
             loaded: Mutex::default(),
             acme,
             api: OnceLock::new(),
             https_port: OnceLock::new(),
-            metrics: metrics::Metrics::default(),
         })
     }
 
     pub fn table(&self) -> Arc<Table> {
         Arc::clone(&self.table.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A new router thread's state, kept for pruning and for `/metrics`.
+    pub fn new_worker(&self) -> Arc<Worker> {
+        let w = Arc::new(Worker::default());
+        self.workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::clone(&w));
+        w
+    }
+
+    /// Every router thread's request figures, summed, in Prometheus' format.
+    pub fn render_metrics(&self, out: &mut String) {
+        let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+        metrics::render(workers.iter().map(|w| &w.metrics), out);
     }
 
     /// Rebuilds the table from the store and the runtime.
@@ -183,17 +262,25 @@ impl Router {
         }
         let table = Arc::new(Table {
             hosts,
+            tls_hosts: Arc::new(self.certs.entries().into_iter().map(|(h, _)| h).collect()),
             backend_timeout: secs(timeout),
             idle_timeout: secs(idle),
             request_timeout: secs(total),
         });
         let live = table.addresses();
-        for pool in self.pools.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            pool.retain(&live);
+        let apps: std::collections::HashSet<String> =
+            table.hosts.values().map(|r| r.app.clone()).collect();
+        for w in self
+            .workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            w.pool.retain(&live);
+            w.metrics.retain(&apps);
         }
-        self.metrics
-            .retain(&table.hosts.values().map(|r| r.app.clone()).collect());
         *self.table.write().unwrap_or_else(|p| p.into_inner()) = table;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 }
@@ -232,12 +319,7 @@ pub fn start_workers(
             .transpose()?;
         let (router, stop) = (Arc::clone(router), stop.clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let pool = Arc::new(proxy::Pool::default());
-        router
-            .pools
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Arc::clone(&pool));
+        let pool = router.new_worker();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;

@@ -121,7 +121,7 @@ impl Scheme {
 pub async fn serve_tls(
     listener: TcpListener,
     router: Arc<Router>,
-    pool: Arc<Pool>,
+    pool: Arc<super::Worker>,
     mut stop: watch::Receiver<bool>,
 ) -> crate::error::Result<()> {
     let acceptor =
@@ -186,7 +186,7 @@ pub async fn serve_tls(
 pub async fn serve(
     listener: TcpListener,
     router: Arc<Router>,
-    pool: Arc<Pool>,
+    pool: Arc<super::Worker>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -327,19 +327,19 @@ fn https_location(host: &str, port: u16, uri: &hyper::Uri) -> Option<HeaderValue
 /// response head per app, and an access log line at debug level.
 pub async fn handle(
     router: &Router,
-    pool: &Pool,
+    worker: &super::Worker,
     peer: SocketAddr,
     scheme: Scheme,
     req: Request<Incoming>,
 ) -> Response<Body> {
     let started = std::time::Instant::now();
     let host = request_host(&req);
-    let (resp, route) = answer(router, pool, peer, scheme, host.as_deref(), req).await;
+    let (resp, route) = answer(router, worker, peer, scheme, host.as_deref(), req).await;
     let app = route
         .as_ref()
         .map_or(super::metrics::NO_APP, |r| r.app.as_str());
     let took = started.elapsed();
-    router.metrics.record(app, resp.status().as_u16(), took);
+    worker.metrics.record(app, resp.status().as_u16(), took);
     tracing::debug!(
         host = host.as_deref().unwrap_or_default(),
         app,
@@ -362,7 +362,7 @@ fn panel_private(path: &str) -> bool {
 
 async fn answer(
     router: &Router,
-    pool: &Pool,
+    worker: &super::Worker,
     peer: SocketAddr,
     scheme: Scheme,
     host: Option<&str>,
@@ -376,14 +376,14 @@ async fn answer(
     let Some(host) = host else {
         return (pages::bad_request(), None);
     };
-    let table = router.table();
+    let table = worker.table(router);
     let Some(route) = table.lookup(host) else {
         return (pages::unknown_host(), None);
     };
     if route.app == super::PANEL && panel_private(req.uri().path()) {
         return (pages::unknown_host(), Some(route));
     }
-    if scheme == Scheme::Http && route.https_redirect && router.certs.has(host) {
+    if scheme == Scheme::Http && route.https_redirect && table.has_cert(host) {
         if let Some(loc) = router
             .https_port
             .get()
@@ -464,7 +464,7 @@ async fn answer(
         let pooled = if upgrade || !reuse {
             None
         } else {
-            pool.take(addr)
+            worker.pool.take(addr)
         };
         if reuse && pooled.is_none() {
             continue;
@@ -499,7 +499,7 @@ async fn answer(
                         });
                     }
                 } else if !upgrade {
-                    pool.put(addr, sender);
+                    worker.pool.put(addr, sender);
                 }
                 let mut resp = resp.map(|b| Timed::new(b, limits).boxed_unsync());
                 if !upgrade {
