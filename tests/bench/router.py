@@ -5,8 +5,8 @@ same run and interleaved. The backend is fast and keeps connections alive, so
 the proxies are what is measured: the host's own nginx binary and the
 libraries it links, copied into a FROM-scratch image, answering "ok" with one
 worker. Both keep connections to the backend alive, both
-with 2 workers (nginx worker_processes 2; the daemon's runtime has 2 worker
-threads); wrk runs 2 threads and 32 connections. Prints requests/s and p99
+with 2 workers (nginx worker_processes 2; the daemon's router 2 threads,
+--router-threads 2); wrk runs 2 threads and 32 connections. Prints requests/s and p99
 latency of each, their ratios, and the memory of the daemon and of nginx
 under the load. Targets (issue 5): requests/s >= 1.0x nginx, p99 <= 1.1x.
 
@@ -144,7 +144,7 @@ def main():
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKYPANEL_")}
     env.update(HOME=tmp, XDG_CONFIG_HOME=os.path.join(tmp, "xdg"), SKYPANEL_DATA_DIR=os.path.join(tmp, "data"))
     init = json.loads(sh(BIN, "admin", "init", "--json", env=env))
-    daemon = subprocess.Popen([BIN, "daemon", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--https-listen", "off",
+    daemon = subprocess.Popen([BIN, "daemon", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--https-listen", "off", "--router-threads", "2",
                                "--log-level", "warn"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
     nginx = None
