@@ -115,6 +115,9 @@ _skypanel() {
             skypanel,logout)
                 cmd="skypanel__subcmd__logout"
                 ;;
+            skypanel,logs)
+                cmd="skypanel__subcmd__logs"
+                ;;
             skypanel,maintenance)
                 cmd="skypanel__subcmd__maintenance"
                 ;;
@@ -239,7 +242,7 @@ _skypanel() {
 
     case "${cmd}" in
         skypanel)
-            opts="-h -V --help --version login logout whoami daemon apps apps:create apps:info apps:destroy config config:get config:set config:unset deploy releases releases:rollback ps ps:scale ps:restart ps:stop ps:start checks checks:set checks:disable builds builds:output builds:cancel builder:set repo:purge-cache git:set git:remote git-credential git-hook domains domains:add domains:remove certs certs:add certs:auto certs:remove certs:redirect maintenance maintenance:on maintenance:off orgs orgs:create orgs:members orgs:members:add orgs:members:remove tokens tokens:create tokens:revoke plans admin completions"
+            opts="-h -V --help --version login logout whoami daemon apps apps:create apps:info apps:destroy config config:get config:set config:unset deploy releases releases:rollback ps ps:scale ps:restart ps:stop ps:start checks checks:set checks:disable builds builds:output builds:cancel builder:set repo:purge-cache git:set git:remote git-credential git-hook domains domains:add domains:remove certs certs:add certs:auto certs:remove certs:redirect maintenance maintenance:on maintenance:off logs orgs orgs:create orgs:members orgs:members:add orgs:members:remove tokens tokens:create tokens:revoke plans admin completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1299,6 +1302,60 @@ _skypanel() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__logs)
+            opts="-a -t -n -p -s -h --app --tail --num --process --source --since --release --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --num)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --process)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --release)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -69,6 +69,7 @@ complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "certs:redirect" -
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "maintenance" -d 'Show whether an app is in maintenance mode'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "maintenance:on" -d 'Answer every request to an app with a 503 maintenance page'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "maintenance:off" -d 'Serve an app\'s requests again'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "logs" -d 'Show an app\'s logs: its processes\' output and the platform\'s lines'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs" -d 'List your organizations'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:create" -d 'Create an organization; you become its owner'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:members" -d 'List an organization\'s members'
@@ -202,6 +203,15 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance:on" -s a -
 complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance:on" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance:off" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand maintenance:off" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand logs" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand logs" -s n -l num -d 'How many of the newest lines to show first (1 to 10000)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand logs" -s p -l process -d 'Only this process type (web), task (web.1), or platform part (deploy, router, runtime)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand logs" -s s -l source -d 'Only the app\'s own output (app) or the platform\'s lines (skypanel)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand logs" -l since -d 'Only lines from this long ago (30m, 2h, 1d) or this time (RFC 3339)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand logs" -l release -d 'Only lines of this release (v7)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand logs" -s t -l tail -d 'Keep streaming new lines (Ctrl-C to stop)'
+complete -c skypanel -n "__fish_skypanel_using_subcommand logs" -l json -d 'Print one JSON object per line'
+complete -c skypanel -n "__fish_skypanel_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:create" -l json -d 'Print JSON instead of a table'

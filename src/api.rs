@@ -461,3 +461,34 @@ pub struct AutoCert {
 pub struct HttpsRedirect {
     pub enabled: bool,
 }
+
+/// One log line. `GET /apps/{app}/logs` answers with NDJSON: one
+/// [`LogEvent`] a line (an empty line is a keep-alive of a tail).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogLine {
+    /// RFC 3339, UTC, nanoseconds.
+    pub at: String,
+    /// `app` (the app's own output) or `skypanel` (deploys, router, health).
+    pub source: String,
+    /// `web.1`, `worker.2`, … or the platform part: `deploy`, `router`, `health`.
+    pub process: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<i64>,
+    pub line: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LogEvent {
+    /// A tail fell behind: this many lines were skipped (they are stored).
+    Missed {
+        missed: u64,
+    },
+    Line(LogLine),
+}
+
+/// Nanoseconds since the epoch as RFC 3339 (UTC, nanoseconds).
+pub fn time_ns(ns: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns.max(0) as u64);
+    humantime::format_rfc3339_nanos(t).to_string()
+}

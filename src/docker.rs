@@ -76,6 +76,7 @@ pub struct ServiceInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskInfo {
     pub id: String,
+    pub service_id: String,
     pub slot: i64,
     pub node_id: String,
     pub state: String,
@@ -348,8 +349,16 @@ impl Engine {
     }
 
     pub async fn tasks(&self, service_id: &str) -> Result<Vec<TaskInfo>> {
+        self.tasks_of(&[service_id.to_string()]).await
+    }
+
+    /// The tasks of every one of `service_ids` (none when the list is empty).
+    pub async fn tasks_of(&self, service_ids: &[String]) -> Result<Vec<TaskInfo>> {
+        if service_ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let filters: HashMap<String, Vec<String>> =
-            HashMap::from([("service".to_string(), vec![service_id.to_string()])]);
+            HashMap::from([("service".to_string(), service_ids.to_vec())]);
         let opts = ListTasksOptionsBuilder::default().filters(&filters).build();
         let list = self
             .docker
@@ -367,6 +376,7 @@ impl Engine {
                     .and_then(|p| u16::try_from(p).ok());
                 TaskInfo {
                     id: t.id.unwrap_or_default(),
+                    service_id: t.service_id.unwrap_or_default(),
                     slot: t.slot.unwrap_or(0),
                     node_id: t.node_id.unwrap_or_default(),
                     state: status.state.map(|s| state_name(&s)).unwrap_or_default(),
@@ -378,6 +388,37 @@ impl Engine {
             .collect();
         out.sort_by(|a, b| (a.slot, &a.id).cmp(&(b.slot, &b.id)));
         Ok(out)
+    }
+
+    /// A Swarm task's output (stdout and stderr, on whichever node it ran)
+    /// from `since` (seconds), as (time in ns, line); with `follow` it keeps
+    /// going while the task runs. The Engine does not end a followed log when
+    /// the task ends: the caller stops reading.
+    pub fn task_logs(
+        &self,
+        task_id: &str,
+        follow: bool,
+        since: i64,
+    ) -> impl futures_util::Stream<Item = Result<(i64, String)>> + Send + 'static {
+        use futures_util::StreamExt;
+        let opts = bollard::query_parameters::LogsOptionsBuilder::default()
+            .follow(follow)
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .tail("all")
+            .since(i32::try_from(since.max(0)).unwrap_or(i32::MAX))
+            .build();
+        let id = task_id.to_string();
+        self.docker
+            .task_logs(task_id, Some(opts))
+            .flat_map(move |item| {
+                let out: Vec<Result<(i64, String)>> = match item {
+                    Ok(o) => split_log_frame(&o.into_bytes()),
+                    Err(e) => vec![Err(engine_err(&format!("logs of task {id}"), e))],
+                };
+                futures_util::stream::iter(out)
+            })
     }
 
     /// The address other hosts reach `node_id` at (its Swarm status address).
@@ -863,5 +904,54 @@ impl Engine {
             .tag_image(source, Some(opts))
             .await
             .map_err(|e| engine_err(&format!("tag image {source}"), e))
+    }
+}
+
+/// One frame of a log read with timestamps: `<RFC 3339 nanos> <text>`, one
+/// line per frame as the Engine sends it (split on newlines all the same).
+fn split_log_frame(frame: &[u8]) -> Vec<Result<(i64, String)>> {
+    let text = String::from_utf8_lossy(frame);
+    let mut out = Vec::new();
+    for line in text.split_terminator('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let (stamp, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match humantime::parse_rfc3339(stamp) {
+            Ok(t) => {
+                let ns = t
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as i64)
+                    .unwrap_or(0);
+                out.push(Ok((ns, rest.to_string())));
+            }
+            // A continuation without its own stamp keeps the previous one.
+            Err(_) => match out.last() {
+                Some(Ok((ns, _))) => {
+                    let ns = *ns;
+                    out.push(Ok((ns, line.to_string())))
+                }
+                _ => out.push(Ok((crate::logs::now_ns(), line.to_string()))),
+            },
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod log_tests {
+    #[test]
+    fn log_frames_split_into_stamped_lines() {
+        let got = super::split_log_frame(b"2026-11-24T10:00:01.123456789Z hello world\n");
+        let (ns, text) = got[0].as_ref().expect("line");
+        assert_eq!(text, "hello world");
+        assert_eq!(crate::api::time_ns(*ns), "2026-11-24T10:00:01.123456789Z");
+        let got = super::split_log_frame(b"2026-11-24T10:00:01Z a\r\nno stamp\n");
+        let texts: Vec<&str> = got
+            .iter()
+            .map(|r| r.as_ref().expect("line").1.as_str())
+            .collect();
+        assert_eq!(texts, ["a", "no stamp"]);
+        assert_eq!(got[0].as_ref().expect("a").0, got[1].as_ref().expect("b").0);
+        let got = super::split_log_frame(b"2026-11-24T10:00:01Z \n");
+        assert_eq!(got[0].as_ref().expect("empty").1, "");
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod git;
 pub mod init;
 pub mod jobs;
+pub mod logs;
 pub mod monitor;
 pub mod router;
 pub mod runtime;
@@ -87,7 +88,7 @@ pub(crate) fn daemon_main(args: cli::DaemonArgs) -> anyhow::Result<()> {
             println!("skypanel router listening on https://{}", r.local_addr()?);
         }
         std::io::stdout().flush()?;
-        let state = daemon::State::new(store, data_dir);
+        let state = daemon::State::new(store, data_dir)?;
         daemon::serve(listener, router, state, shutdown_signal()).await?;
         Ok(())
     })

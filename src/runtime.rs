@@ -41,6 +41,8 @@ pub struct Runtime {
     /// Told when the backends of some app may have changed (the router
     /// rebuilds its table).
     pub routes_changed: tokio::sync::Notify,
+    /// The log store, for platform lines (attached by the daemon).
+    pub logs: std::sync::OnceLock<Arc<crate::logs::Logs>>,
 }
 
 /// Held while a new release image is tagged and its release row written; an
@@ -107,6 +109,7 @@ impl Runtime {
             data_dir,
             tagging: Arc::new(Mutex::new(HashMap::new())),
             routes_changed: tokio::sync::Notify::new(),
+            logs: std::sync::OnceLock::new(),
         })
     }
 
@@ -134,11 +137,29 @@ impl Runtime {
         rx
     }
 
-    fn say(&self, release_id: i64, line: String) {
+    /// A rollout step: to whoever watches the release (a push) and to the
+    /// app's log as `skypanel[deploy]`.
+    fn say(&self, app: &str, version: i64, release_id: i64, line: String) {
+        self.say_as("deploy", app, version, release_id, line)
+    }
+
+    fn say_as(&self, process: &str, app: &str, version: i64, release_id: i64, line: String) {
+        self.log(app, process, Some(version), line.trim_start().to_string());
         let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = p.get(&release_id) {
             let _ = tx.send(line);
         }
+    }
+
+    /// A platform line in the app's log (once the log store is attached).
+    pub fn log(&self, app: &str, process: &str, release: Option<i64>, line: String) {
+        if let Some(logs) = self.logs.get() {
+            logs.platform(app, process, release, line);
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The engine, connected on first use and reused after.
@@ -214,6 +235,14 @@ impl Runtime {
     }
 
     async fn event(&self, level: &str, kind: &str, app: Option<&str>, message: String) {
+        if let Some(a) = app {
+            let process = if kind.starts_with("deploy") {
+                "deploy"
+            } else {
+                "runtime"
+            };
+            self.log(a, process, None, message.clone());
+        }
         let (level, kind, app) = (level.to_string(), kind.to_string(), app.map(str::to_string));
         let r = self
             .store
@@ -291,6 +320,8 @@ impl Runtime {
             Ok(r) => r,
             Err(reason) => {
                 self.say(
+                    &app.name,
+                    current.version,
                     rid,
                     format!("Release v{} failed: {reason}", current.version),
                 );
@@ -302,7 +333,12 @@ impl Runtime {
             .iter()
             .map(|(p, n)| format!("{p} ({n} {})", if *n == 1 { "replica" } else { "replicas" }))
             .collect();
-        self.say(rid, format!("Deploying {}", shown.join(", ")));
+        self.say(
+            &app.name,
+            current.version,
+            rid,
+            format!("Deploying {}", shown.join(", ")),
+        );
         match self
             .start_set(&engine, &app, &current, &formation, "")
             .await?
@@ -311,6 +347,8 @@ impl Runtime {
                 step("healthy");
                 let version = current.version;
                 self.say(
+                    &app.name,
+                    version,
                     rid,
                     format!("Release v{version} is healthy; taking traffic"),
                 );
@@ -325,7 +363,7 @@ impl Runtime {
                     "info",
                     "deploy",
                     Some(&app.name),
-                    format!("release v{version} is live"),
+                    format!("release v{version} is live ({})", shown.join(", ")),
                 )
                 .await;
                 if let Err(e) = self.prune_images(&engine, &app).await {
@@ -335,6 +373,8 @@ impl Runtime {
             }
             Err(reason) => {
                 self.say(
+                    &app.name,
+                    current.version,
                     rid,
                     format!("Release v{} failed its checks: {reason}", current.version),
                 );
@@ -380,6 +420,8 @@ impl Runtime {
             )));
         };
         self.say(
+            &app.name,
+            release.version,
             release.id,
             format!("Rebuilding the image of v{} from its slug", release.version),
         );
@@ -451,6 +493,8 @@ impl Runtime {
             })
             .await?;
         self.say(
+            &app.name,
+            release.version,
             rid,
             format!("Running the release command: {}", cmd.join(" ")),
         );
@@ -476,7 +520,15 @@ impl Runtime {
             })
             .await?;
         let code = engine
-            .run_to_end(&id, |l| self.say(rid, format!("       {l}")))
+            .run_to_end(&id, |l| {
+                self.say_as(
+                    "release",
+                    &app.name,
+                    release.version,
+                    rid,
+                    format!("       {l}"),
+                )
+            })
             .await;
         let _ = engine.remove_container(&id).await;
         match code? {

@@ -23,6 +23,13 @@ pub enum Kind {
     Ip,
     /// The name of an existing plan; existence is checked by the caller.
     Plan,
+    /// A period: a whole number of `unit`s (seconds each) from 1 to `max`,
+    /// or a duration like `12h` or `90s` (at least a second, at most `max` units).
+    Period {
+        unit: i64,
+        unit_name: &'static str,
+        max: i64,
+    },
 }
 
 impl Kind {
@@ -38,6 +45,9 @@ impl Kind {
             Kind::Domain => "a lowercase domain name like apps.example.com".into(),
             Kind::Ip => "an IPv4 or IPv6 address".into(),
             Kind::Plan => "the name of a plan (see `skypanel plans`)".into(),
+            Kind::Period { unit_name, max, .. } => {
+                format!("a number of {unit_name} from 1 to {max}, or a duration like 12h or 30m")
+            }
         }
     }
 }
@@ -144,9 +154,23 @@ pub const DEFS: &[Def] = &[
     def(
         "loki_retention_days",
         "logging",
-        Kind::Int { min: 1, max: 3650 },
+        Kind::Period {
+            unit: 86_400,
+            unit_name: "days",
+            max: 3650,
+        },
         "7",
-        "How many days app logs are kept.",
+        "How long app logs are kept: days, or a duration like 12h.",
+    ),
+    def(
+        "log_max_mb_per_app",
+        "logging",
+        Kind::Int {
+            min: 1,
+            max: 1_048_576,
+        },
+        "100",
+        "The most log text (MiB) kept per app; its oldest lines go first.",
     ),
     def(
         "buildpack_default_stack",
@@ -397,6 +421,16 @@ pub fn lookup(key: &str) -> Result<&'static Def> {
     })
 }
 
+/// The seconds in a stored `Kind::Period` value (`unit` seconds a whole number).
+pub fn duration_secs(value: &str, unit: i64) -> Option<i64> {
+    match value.trim().parse::<i64>() {
+        Ok(n) => Some(n.saturating_mul(unit)),
+        Err(_) => humantime::parse_duration(value.trim())
+            .ok()
+            .map(|d| d.as_secs() as i64),
+    }
+}
+
 /// Checks `value` against the key's type and returns its normalised form.
 /// A secret value is never repeated in the error.
 pub fn normalize(def: &Def, value: &str) -> Result<String> {
@@ -475,6 +509,17 @@ pub fn normalize(def: &Def, value: &str) -> Result<String> {
             validate::plan_name(v).map_err(|_| bad())?;
             v.to_string()
         }
+        Kind::Period { unit, max, .. } => match v.parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => n.to_string(),
+            Ok(_) => return Err(bad()),
+            Err(_) => match humantime::parse_duration(v) {
+                Ok(d) if d.as_secs() >= 1 && (d.as_secs() as i64) <= max.saturating_mul(unit) => {
+                    humantime::format_duration(std::time::Duration::from_secs(d.as_secs()))
+                        .to_string()
+                }
+                _ => return Err(bad()),
+            },
+        },
     };
     Ok(out)
 }
@@ -530,9 +575,14 @@ mod tests {
         assert_eq!(normalize(days, " 14 ").expect("ok"), "14");
         let e = normalize(days, "0").expect_err("out of range").to_string();
         assert!(
-            e.contains("a whole number from 1 to 3650") && e.contains("\"0\""),
+            e.contains("a number of days from 1 to 3650") && e.contains("\"0\""),
             "{e}"
         );
+        assert_eq!(normalize(days, "36h").expect("ok"), "1day 12h");
+        assert_eq!(duration_secs("1day 12h", 86_400), Some(129_600));
+        assert_eq!(duration_secs("7", 86_400), Some(604_800));
+        assert!(normalize(days, "0s").is_err() && normalize(days, "11000days").is_err());
+        assert!(normalize(days, "soon").is_err());
         let b = lookup("buildpack_cache_enabled").expect("key");
         assert_eq!(normalize(b, "Yes").expect("ok"), "true");
         assert!(normalize(lookup("storage_type").expect("k"), "ftp").is_err());

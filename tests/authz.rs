@@ -393,6 +393,9 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
             Some(json!({"enabled": true})),
             Class::App,
         ),
+        ("GET", "/api/v1/apps/{app}/logs") => {
+            (format!("/api/v1/apps/{app}/logs"), None, Class::App)
+        }
         ("GET", "/api/v1/apps/{app}/maintenance") => {
             (format!("/api/v1/apps/{app}/maintenance"), None, Class::App)
         }

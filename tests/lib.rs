@@ -8,6 +8,7 @@ mod bad_input;
 mod cli_flow;
 mod daemon_life;
 mod deploy;
+mod logs;
 mod nodes;
 mod push;
 mod rollout;

@@ -11,7 +11,7 @@ use crate::common::{Daemon, ensure_images, unique, wait_backends};
 use crate::push::Repo;
 
 /// GET through the router with `host`: (status, headers, body).
-fn through(d: &Daemon, host: &str, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+pub fn through(d: &Daemon, host: &str, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
     through_with(d, host, path, &[])
 }
 
@@ -43,7 +43,7 @@ fn through_with(
 
 /// Polls until the router answers `host` with `status` and a body containing
 /// `want`; returns the body.
-fn eventually(d: &Daemon, host: &str, path: &str, status: u16, want: &str) -> String {
+pub fn eventually(d: &Daemon, host: &str, path: &str, status: u16, want: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (st, _, body) = through(d, host, path);

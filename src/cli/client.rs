@@ -144,6 +144,29 @@ impl Client {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T> {
+        let res = self.send(method, path, body).await?;
+        let bytes = res
+            .bytes()
+            .await
+            .with_context(|| format!("reading the answer from {}", self.server))?;
+        let bytes = if bytes.is_empty() {
+            &b"null"[..]
+        } else {
+            &bytes[..]
+        };
+        serde_json::from_slice(bytes).with_context(|| {
+            format!("the answer from {} is not what this CLI expects: are the CLI and daemon versions the same?", self.server)
+        })
+    }
+
+    /// Sends a request and returns the successful response unread (for
+    /// streamed answers); an error answer becomes the daemon's message.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<reqwest::Response> {
         let url = format!("{}{}{}", self.server, api::PREFIX, path);
         let mut req = self.http.request(method, &url);
         if let Some(t) = &self.token {
@@ -164,26 +187,19 @@ impl Client {
             }
         })?;
         let status = res.status();
+        if status.is_success() {
+            return Ok(res);
+        }
         let bytes = res
             .bytes()
             .await
             .with_context(|| format!("reading the answer from {}", self.server))?;
-        if !status.is_success() {
-            return Err(match serde_json::from_slice::<api::ErrorBody>(&bytes) {
-                Ok(e) => anyhow!("{}", e.error),
-                Err(_) => anyhow!(
-                    "the server at {} answered {status}: is it a SkyPanel daemon?",
-                    self.server
-                ),
-            });
-        }
-        let bytes = if bytes.is_empty() {
-            &b"null"[..]
-        } else {
-            &bytes[..]
-        };
-        serde_json::from_slice(bytes).with_context(|| {
-            format!("the answer from {} is not what this CLI expects: are the CLI and daemon versions the same?", self.server)
+        Err(match serde_json::from_slice::<api::ErrorBody>(&bytes) {
+            Ok(e) => anyhow!("{}", e.error),
+            Err(_) => anyhow!(
+                "the server at {} answered {status}: is it a SkyPanel daemon?",
+                self.server
+            ),
         })
     }
 

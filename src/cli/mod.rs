@@ -11,6 +11,7 @@ mod certs;
 pub mod client;
 mod domains;
 mod git;
+mod logs;
 mod nodes;
 mod orgs;
 mod output;
@@ -180,6 +181,9 @@ pub enum Command {
     /// Serve an app's requests again
     #[command(name = "maintenance:off")]
     MaintenanceOff(domains::AppArgs),
+
+    /// Show an app's logs: its processes' output and the platform's lines
+    Logs(logs::LogsArgs),
 
     /// List your organizations
     Orgs(JsonFlag),
@@ -393,6 +397,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::Maintenance(a) => domains::maintenance(a).await,
         C::MaintenanceOn(a) => domains::set_maintenance(a, true).await,
         C::MaintenanceOff(a) => domains::set_maintenance(a, false).await,
+        C::Logs(a) => logs::logs(a).await,
         C::Orgs(j) => orgs::list(j).await,
         C::OrgsCreate(a) => orgs::create(a).await,
         C::OrgsMembers(a) => orgs::members(a).await,

@@ -220,6 +220,8 @@ pub async fn set_setting(
     // the ACME worker looks again (a new directory, renewal window, panel).
     state.runtime.routes_changed.notify_one();
     state.acme.wake.notify_one();
+    // A new log retention applies now, not at the job's next round.
+    state.retention_wake.notify_one();
     Ok(Json(s))
 }
 
@@ -241,5 +243,8 @@ pub async fn unset_setting(
         })
         .await?;
     tracing::info!(key = %s.key, "setting reset to its default");
+    state.runtime.routes_changed.notify_one();
+    state.acme.wake.notify_one();
+    state.retention_wake.notify_one();
     Ok(Json(s))
 }

@@ -121,6 +121,10 @@ pub async fn create(
         tracing::warn!(app = %created.name, error = %e, "cannot create the git repository");
     }
     tracing::info!(app = %created.name, org = %created.org, "app created");
+    // Lines a destroyed app of the same name left behind late are not its.
+    if let Err(e) = state.logs.delete_app(&created.name).await {
+        tracing::warn!(app = %created.name, error = %e, "cannot clear old logs of the name");
+    }
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -194,6 +198,10 @@ pub async fn destroy(
                 }
             }
         }
+    }
+    // Its logs go too (Dokku and Heroku keep none of a destroyed app).
+    if let Err(e) = state.logs.delete_app(&a.name).await {
+        tracing::warn!(app = %a.name, error = %e, "cannot delete the app's logs");
     }
     tracing::info!(app = %a.name, "app destroyed");
     Ok(Json(a))

@@ -12,6 +12,7 @@ mod certs;
 mod domains;
 mod error;
 pub mod git;
+mod logs;
 mod nodes;
 mod orgs;
 mod releases;
@@ -80,6 +81,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/apps/{app}/certs/auto"),
     ("DELETE", "/api/v1/apps/{app}/certs/{hostname}"),
     ("PUT", "/api/v1/apps/{app}/https-redirect"),
+    ("GET", "/api/v1/apps/{app}/logs"),
     ("GET", "/api/v1/apps/{app}/maintenance"),
     ("PUT", "/api/v1/apps/{app}/maintenance"),
     ("GET", "/api/v1/plans"),
@@ -116,6 +118,12 @@ pub struct State {
     pub self_url: std::sync::Arc<std::sync::OnceLock<String>>,
     pub router: std::sync::Arc<crate::router::Router>,
     pub acme: std::sync::Arc<crate::acme::Acme>,
+    pub logs: std::sync::Arc<crate::logs::Logs>,
+    /// Set when the daemon starts shutting down: long responses (log
+    /// tails) end then, so in-flight requests can finish.
+    pub closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    /// Wakes the log retention job (a retention setting changed).
+    pub retention_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// The router's listeners (either may be off) and how many threads serve them.
@@ -127,8 +135,10 @@ pub struct RouterListeners {
 }
 
 impl State {
-    pub fn new(store: Store, data_dir: PathBuf) -> State {
+    pub fn new(store: Store, data_dir: PathBuf) -> crate::error::Result<State> {
         let runtime = crate::runtime::Runtime::new(store.clone(), data_dir.clone());
+        let logs = crate::logs::Logs::open(&data_dir)?;
+        let _ = runtime.logs.set(logs.clone());
         let jobs_wake = std::sync::Arc::new(tokio::sync::Notify::new());
         let acme = crate::acme::Acme::new();
         let builds = std::sync::Arc::new(crate::build::Builds::new(
@@ -137,7 +147,9 @@ impl State {
             data_dir.clone(),
             jobs_wake.clone(),
         ));
-        State {
+        let router = crate::router::Router::new(acme.clone());
+        let _ = router.logs.set(logs.clone());
+        Ok(State {
             store,
             data_dir,
             runtime,
@@ -145,9 +157,12 @@ impl State {
             builds,
             pushes: Default::default(),
             self_url: Default::default(),
-            router: crate::router::Router::new(acme.clone()),
+            router,
             acme,
-        }
+            logs,
+            closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
+            retention_wake: Default::default(),
+        })
     }
 
     pub fn self_url(&self) -> String {
@@ -228,6 +243,7 @@ pub fn router(state: State) -> Router {
             "/apps/{app}/https-redirect",
             axum::routing::put(certs::set_redirect),
         )
+        .route("/apps/{app}/logs", get(logs::logs))
         .route(
             "/apps/{app}/maintenance",
             get(domains::maintenance).put(domains::set_maintenance),
@@ -368,14 +384,35 @@ pub async fn serve(
         state.runtime.clone(),
         stop_rx.clone(),
     )));
+    router_tasks.push(tokio::spawn(crate::logs::collect::run(
+        state.logs.clone(),
+        state.runtime.clone(),
+        stop_rx.clone(),
+    )));
+    router_tasks.push(tokio::spawn(crate::logs::retention_loop(
+        state.logs.clone(),
+        state.store.clone(),
+        state.retention_wake.clone(),
+        stop_rx.clone(),
+    )));
+    router_tasks.push(tokio::spawn(crate::logs::loki::run(
+        state.logs.clone(),
+        state.store.clone(),
+        stop_rx.clone(),
+    )));
     runner.wake = state.jobs_wake.clone();
     let runner_task = tokio::spawn(runner.run(stop_rx));
+    let logs = state.logs.clone();
+    let closing = state.closing.clone();
     let app = router(state);
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = closing.send(true);
+    })
     .await;
     let _ = stop_tx.send(true);
     let _ = runner_task.await;
@@ -388,6 +425,7 @@ pub async fn serve(
     for d in router_done {
         let _ = d.await;
     }
+    logs.flush().await;
     tracing::info!("daemon stopped");
     result
 }
@@ -439,6 +477,7 @@ async fn health(axum::extract::State(state): axum::extract::State<State>) -> Res
 async fn metrics(axum::extract::State(state): axum::extract::State<State>) -> Response {
     let mut out = String::with_capacity(4096);
     state.router.render_metrics(&mut out);
+    state.logs.render_metrics(&mut out);
     (
         [(
             axum::http::header::CONTENT_TYPE,

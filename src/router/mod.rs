@@ -135,6 +135,8 @@ pub struct Router {
     pub api: OnceLock<SocketAddr>,
     /// The HTTPS listener's port, when there is one (redirects go there).
     pub https_port: OnceLock<u16>,
+    /// Where each request's `skypanel[router]` line goes.
+    pub logs: OnceLock<Arc<crate::logs::Logs>>,
 }
 
 /// What one router thread keeps to itself: its backend connections, its
@@ -170,6 +172,7 @@ impl Router {
             acme,
             api: OnceLock::new(),
             https_port: OnceLock::new(),
+            logs: OnceLock::new(),
         })
     }
 

@@ -334,24 +334,38 @@ pub async fn handle(
 ) -> Response<Body> {
     let started = std::time::Instant::now();
     let host = request_host(&req);
+    let method = req.method().clone();
+    let path: String = req.uri().path().chars().take(512).collect();
     let (resp, route) = answer(router, worker, peer, scheme, host.as_deref(), req).await;
     let app = route
         .as_ref()
         .map_or(super::metrics::NO_APP, |r| r.app.as_str());
     let took = started.elapsed();
-    worker.metrics.record(app, resp.status().as_u16(), took);
-    tracing::debug!(
-        host = host.as_deref().unwrap_or_default(),
-        app,
-        status = resp.status().as_u16(),
-        ms = took.as_millis() as u64,
-        request_id = resp
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default(),
-        "router request"
-    );
+    let status = resp.status().as_u16();
+    worker.metrics.record(app, status, took);
+    let request_id = resp
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let host = host.as_deref().unwrap_or_default();
+    let ms = took.as_millis() as u64;
+    tracing::debug!(host, app, status, ms, request_id, "router request");
+    if let (Some(r), Some(logs)) = (&route, router.logs.get()) {
+        let proto = match scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        };
+        logs.platform(
+            &r.app,
+            "router",
+            None,
+            format!(
+                "host={host} method={method} path=\"{path}\" status={status} ms={ms} request_id={request_id} fwd=\"{}\" protocol={proto}",
+                peer.ip()
+            ),
+        );
+    }
     resp
 }
 

@@ -12,6 +12,7 @@ mod builds;
 mod certs;
 mod domains;
 pub mod jobs;
+pub mod logs;
 mod ops;
 mod orgs;
 mod plans;
