@@ -381,7 +381,7 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
         (
             As::Admin,
             vec!["admin", "settings:set", "loki_retention_days", "0"],
-            "must be a whole number from 1 to 3650; got \"0\"",
+            "must be a number of days from 1 to 3650, or a duration like 12h or 30m; got \"0\"",
         ),
         (
             As::Admin,

@@ -463,11 +463,11 @@ async fn answer(
     }
     // The client's side of an upgrade, taken before the request moves on.
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let limits = Limits {
-        idle: table.idle_timeout,
-        deadline: tokio::time::Instant::now() + table.request_timeout,
-    };
-    let mut req = Some(req.map(|b| Timed::new(b, limits)));
+    let limits = Limits::new(
+        table.idle_timeout,
+        tokio::time::Instant::now() + table.request_timeout,
+    );
+    let mut req = Some(req.map(|b| Timed::new(b, limits.clone())));
     let mut answer = None;
     // Each backend in turn; on one, a pooled connection first, then a fresh one.
     let attempts = route.order().flat_map(|a| [(a, true), (a, false)]);
@@ -515,7 +515,7 @@ async fn answer(
                 } else if !upgrade {
                     worker.pool.put(addr, sender);
                 }
-                let mut resp = resp.map(|b| Timed::new(b, limits).boxed_unsync());
+                let mut resp = resp.map(|b| Timed::new(b, limits.clone()).boxed_unsync());
                 if !upgrade {
                     strip_hop_headers(resp.headers_mut());
                 }
