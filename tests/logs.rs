@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Daemon, ensure_images, unique, wait_backends};
+use crate::common::{Daemon, ensure_images, proc_kb, unique, wait_backends};
 use crate::push::Repo;
 use crate::router::eventually;
 
@@ -410,15 +410,6 @@ fn metric(d: &Daemon, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
 }
 
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// Opens a raw tail of `app`: the response head is read, the body is left
 /// to the caller. A `small` receive buffer stands for a slow network (on
 /// loopback the kernel would otherwise buffer megabytes for a reader).
@@ -484,7 +475,7 @@ fn a_slow_tail_and_100_tails_neither_slow_collection_nor_grow_memory() {
         before > 50.0,
         "the noisy app is collected: {before} lines/s"
     );
-    let rss_before = rss_kb(d.pid());
+    let rss_before = proc_kb(d.pid(), "VmRSS");
 
     // One tail that never reads, and 100 that read everything.
     let slow = raw_tail(&d, &tok, &app, true);
@@ -502,7 +493,7 @@ fn a_slow_tail_and_100_tails_neither_slow_collection_nor_grow_memory() {
     }
     let during = rate(&d, 10);
 
-    let rss_during = rss_kb(d.pid());
+    let rss_during = proc_kb(d.pid(), "VmRSS");
     assert!(
         during > before * 0.5,
         "collection slowed with 101 tails: {before:.0} lines/s before, {during:.0} during"

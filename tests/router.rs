@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::{Daemon, ensure_images, unique, wait_backends};
+use crate::common::{Daemon, ensure_images, proc_kb, unique, wait_backends};
 use crate::push::Repo;
 
 /// GET through the router with `host`: (status, headers, body).
@@ -324,15 +324,6 @@ fn timeouts_answer_504_and_websockets_pass_through() {
     }
 }
 
-fn peak_rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// Hands out `len` bytes without ever holding them.
 struct Zeros {
     left: u64,
@@ -361,7 +352,7 @@ fn a_1_gib_upload_streams_through_in_bounded_memory() {
     repo.push_ok(&d, &tok);
     let host = format!("{app}.localhost");
     eventually(&d, &host, "/", 200, "web v1");
-    let before = peak_rss_kb(d.pid());
+    let before = proc_kb(d.pid(), "VmHWM");
     let len: u64 = 1 << 30;
     let res = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(300))
@@ -379,7 +370,7 @@ fn a_1_gib_upload_streams_through_in_bounded_memory() {
         format!("got {len}"),
         "every byte reached the app"
     );
-    let after = peak_rss_kb(d.pid());
+    let after = proc_kb(d.pid(), "VmHWM");
     assert!(
         after < before + 64 * 1024,
         "the daemon's peak memory grew from {before} kB to {after} kB for a 1 GiB upload"

@@ -37,17 +37,6 @@ pub struct LogsArgs {
     pub json: bool,
 }
 
-fn escape(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// `2026-11-24T10:00:01Z app[web.1]: text`
 pub fn render(l: &api::LogLine) -> String {
     let at = l.at.get(..19).map_or(l.at.clone(), |s| format!("{s}Z"));
@@ -67,7 +56,7 @@ pub async fn logs(a: LogsArgs) -> Result<()> {
         ("release", &a.release),
     ] {
         if let Some(v) = v {
-            q.push(format!("{k}={}", escape(v)));
+            q.push(format!("{k}={}", seg(v)));
         }
     }
     let path = format!("/apps/{}/logs?{}", seg(&name), q.join("&"));
