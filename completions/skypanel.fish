@@ -42,6 +42,7 @@ complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "deploy" -d 'Deplo
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "releases" -d 'List an app\'s releases'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "releases:rollback" -d 'Roll back to an earlier release: its image and its config'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps" -d 'Show an app\'s processes and tasks'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "apps:stats" -d 'Show an app\'s resource use per process (CPU, memory, restarts) and its requests over the last hour'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps:scale" -d 'Set how many replicas each process type runs: TYPE=COUNT …'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps:restart" -d 'Restart an app\'s processes without downtime (new tasks first)'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps:stop" -d 'Stop every process of an app (the formation is kept)'
@@ -49,6 +50,7 @@ complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "ps:start" -d 'Sta
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks" -d 'Show an app\'s deploy checks'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks:set" -d 'Set deploy checks: path=/health attempts=5 timeout=5 wait=2'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks:disable" -d 'Use TCP connect only as the deploy check'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "checks:history" -d 'Show recent health probes of an app\'s web tasks: task, result, latency, action'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "builds" -d 'List an app\'s builds (pushes to its deploy branch)'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "builds:output" -d 'Print the stored output of a build (also of failed ones)'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "builds:cancel" -d 'Stop the app\'s running build; its push is rejected'
@@ -75,6 +77,9 @@ complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:create" -d '
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:members" -d 'List an organization\'s members'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:members:add" -d 'Add a member, or change a member\'s role (owners only)'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:members:remove" -d 'Remove a member (owners only)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:webhooks" -d 'List an organization\'s webhooks and their latest deliveries (owners only)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:webhooks:add" -d 'Add a webhook: events are POSTed as JSON signed with HMAC-SHA256 (owners only)'
+complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "orgs:webhooks:remove" -d 'Remove a webhook (owners only)'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "tokens" -d 'List your API tokens'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "tokens:create" -d 'Create an API token (shown once)'
 complete -c skypanel -n "__fish_skypanel_needs_command" -f -a "tokens:revoke" -d 'Revoke one of your API tokens'
@@ -139,6 +144,9 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand releases:rollback" -s 
 complete -c skypanel -n "__fish_skypanel_using_subcommand ps" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand ps" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand ps" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:stats" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:stats" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand apps:stats" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand ps:scale" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand ps:scale" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand ps:scale" -s h -l help -d 'Print help'
@@ -159,6 +167,10 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand checks:set" -s h -l he
 complete -c skypanel -n "__fish_skypanel_using_subcommand checks:disable" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand checks:disable" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand checks:disable" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks:history" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks:history" -s n -l num -d 'How many probes, newest first' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks:history" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand checks:history" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand builds" -s a -l app -d 'The app (default: the app of this repository\'s `skypanel` git remote)' -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand builds" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand builds" -s h -l help -d 'Print help'
@@ -225,6 +237,15 @@ complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members:add" -l j
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members:add" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members:remove" -s o -l org -r
 complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:members:remove" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:webhooks" -s o -l org -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:webhooks" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:webhooks" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:webhooks:add" -s o -l org -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:webhooks:add" -l events -d 'Event groups: deploy, crash, health, billing (and node, for admins); default all but node' -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:webhooks:add" -l json -d 'Print JSON instead of a table'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:webhooks:add" -s h -l help -d 'Print help'
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:webhooks:remove" -s o -l org -r
+complete -c skypanel -n "__fish_skypanel_using_subcommand orgs:webhooks:remove" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand tokens" -l json -d 'Print JSON instead of a table'
 complete -c skypanel -n "__fish_skypanel_using_subcommand tokens" -s h -l help -d 'Print help'
 complete -c skypanel -n "__fish_skypanel_using_subcommand tokens:create" -l name -d 'A name to tell the token apart (default: cli)' -r

@@ -106,6 +106,53 @@ pub struct AddMember {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: i64,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AddWebhook {
+    pub url: String,
+    /// Comma-separated groups (deploy, crash, health, billing, node); empty: all but node.
+    #[serde(default)]
+    pub events: String,
+}
+
+/// A new endpoint and its signing secret, shown this once.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewWebhook {
+    pub webhook: Webhook,
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub webhook: i64,
+    pub event: String,
+    /// pending, delivered or failed (given up).
+    pub state: String,
+    pub attempts: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<String>,
+    /// When a pending delivery is tried next.
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Webhooks {
+    pub webhooks: Vec<Webhook>,
+    /// The latest deliveries, newest first.
+    pub deliveries: Vec<Delivery>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Plan {
     pub name: String,
     /// CPUs, as typed: "0.5".
@@ -276,6 +323,56 @@ pub struct Checks {
     pub attempts: i64,
     pub timeout: i64,
     pub wait: i64,
+}
+
+/// `apps:stats`: each process's resource use now, and the router's figures
+/// for the last hour.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AppStats {
+    pub app: String,
+    pub release: Option<i64>,
+    pub processes: Vec<ProcessStats>,
+    pub router: RouterStats,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProcessStats {
+    pub process: String,
+    pub desired: i64,
+    pub running: i64,
+    /// CPU over a one-second sample, in percent of one CPU, summed over tasks.
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+    pub memory_limit_bytes: u64,
+    /// Tasks of this release that ended in failure (Swarm keeps the last few).
+    pub restarts: i64,
+    /// Tasks running on other nodes, whose use is not sampled.
+    pub unsampled: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RouterStats {
+    pub requests_last_hour: u64,
+    pub requests_per_minute: f64,
+    pub errors_5xx_last_hour: u64,
+    /// 95th percentile of the time to the response head; `None` without requests.
+    pub p95_ms: Option<f64>,
+}
+
+/// One health probe of a live web task and what the monitor did.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProbeRecord {
+    pub at: String,
+    pub release: i64,
+    pub task: String,
+    /// The task's slot: web.N.
+    pub slot: i64,
+    pub ok: bool,
+    pub latency_ms: i64,
+    /// "ok", or why the probe failed.
+    pub detail: String,
+    /// none, replaced, held (backing off) or alert.
+    pub action: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -84,6 +84,18 @@ pub struct TaskInfo {
     /// The host port Docker gave this task (host-mode publishing).
     pub port: Option<u16>,
     pub error: Option<String>,
+    /// The task's container, once it has one.
+    pub container: Option<String>,
+}
+
+/// One sample of a container's resource use.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerStats {
+    /// CPU use over the sampling second, in percent of one CPU.
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+    /// The memory limit (the host's memory when unlimited).
+    pub memory_limit: u64,
 }
 
 impl TaskInfo {
@@ -383,6 +395,10 @@ impl Engine {
                     desired: t.desired_state.map(|s| state_name(&s)).unwrap_or_default(),
                     port,
                     error: status.err.filter(|e| !e.is_empty()),
+                    container: status
+                        .container_status
+                        .and_then(|c| c.container_id)
+                        .filter(|c| !c.is_empty()),
                 }
             })
             .collect();
@@ -852,6 +868,96 @@ impl Engine {
             None => -1,
         };
         Ok(code)
+    }
+
+    /// Kills a container with SIGKILL. `Ok(false)`: no such container on
+    /// this engine (it runs on another node).
+    pub async fn kill_container(&self, id: &str) -> Result<bool> {
+        let opts = bollard::query_parameters::KillContainerOptionsBuilder::default()
+            .signal("KILL")
+            .build();
+        match self.docker.kill_container(id, Some(opts)).await {
+            Ok(()) => Ok(true),
+            Err(e) if is_status(&e, 404) => Ok(false),
+            Err(e) if is_status(&e, 409) => Ok(true),
+            Err(e) => Err(engine_err("kill a container", e)),
+        }
+    }
+
+    /// Replaces every task of a service (a rolling update with nothing changed).
+    pub async fn force_update_service(&self, id: &str) -> Result<()> {
+        let current = self
+            .docker
+            .inspect_service(id, None::<bollard::query_parameters::InspectServiceOptions>)
+            .await
+            .map_err(|e| engine_err(&format!("inspect service {id}"), e))?;
+        let version = current.version.and_then(|v| v.index).unwrap_or(0);
+        let mut spec = current.spec.unwrap_or_default();
+        let mut template = spec.task_template.unwrap_or_default();
+        template.force_update = Some(template.force_update.unwrap_or(0) + 1);
+        spec.task_template = Some(template);
+        let opts = UpdateServiceOptionsBuilder::default()
+            .version(version as i32)
+            .build();
+        self.docker
+            .update_service(id, spec, opts, None)
+            .await
+            .map_err(|e| engine_err(&format!("update service {id}"), e))?;
+        Ok(())
+    }
+
+    /// One sample of a container's CPU and memory use (takes about a second:
+    /// the Engine measures CPU between two readings). `None`: not on this engine.
+    pub async fn container_stats(&self, id: &str) -> Result<Option<ContainerStats>> {
+        use futures_util::StreamExt;
+        let opts = bollard::query_parameters::StatsOptionsBuilder::default()
+            .stream(false)
+            .build();
+        let mut st = self.docker.stats(id, Some(opts));
+        let s = match st.next().await {
+            Some(Ok(s)) => s,
+            Some(Err(e)) if is_status(&e, 404) => return Ok(None),
+            Some(Err(e)) => return Err(engine_err("read container stats", e)),
+            None => return Ok(None),
+        };
+        let total = |c: &Option<bollard::models::ContainerCpuStats>| {
+            c.as_ref()
+                .and_then(|c| c.cpu_usage.as_ref())
+                .and_then(|u| u.total_usage)
+                .unwrap_or(0)
+        };
+        let system = |c: &Option<bollard::models::ContainerCpuStats>| {
+            c.as_ref().and_then(|c| c.system_cpu_usage).unwrap_or(0)
+        };
+        let cpus = s
+            .cpu_stats
+            .as_ref()
+            .and_then(|c| c.online_cpus)
+            .unwrap_or(1)
+            .max(1) as f64;
+        let dc = total(&s.cpu_stats).saturating_sub(total(&s.precpu_stats)) as f64;
+        let ds = system(&s.cpu_stats).saturating_sub(system(&s.precpu_stats)) as f64;
+        let cpu_percent = if ds > 0.0 {
+            dc / ds * cpus * 100.0
+        } else {
+            0.0
+        };
+        let mem = s.memory_stats.unwrap_or_default();
+        // As `docker stats` does: usage less the inactive page cache.
+        let cache = mem
+            .stats
+            .as_ref()
+            .and_then(|m| {
+                m.get("inactive_file")
+                    .or_else(|| m.get("total_inactive_file"))
+                    .copied()
+            })
+            .unwrap_or(0);
+        Ok(Some(ContainerStats {
+            cpu_percent,
+            memory_bytes: mem.usage.unwrap_or(0).saturating_sub(cache),
+            memory_limit: mem.limit.unwrap_or(0),
+        }))
     }
 
     pub async fn remove_container(&self, id: &str) -> Result<()> {

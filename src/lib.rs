@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod docker;
 pub mod error;
 pub mod git;
+pub mod health;
 pub mod init;
 pub mod jobs;
 pub mod logs;
@@ -23,6 +24,7 @@ pub mod store;
 pub mod tls;
 pub mod units;
 pub mod validate;
+pub mod webhooks;
 
 use std::io::Write;
 

@@ -45,7 +45,17 @@ pub async fn check_nodes(rt: &Runtime, store: &Store) -> Result<Vec<Node>> {
                 let name = node.hostname.clone();
                 let mut raised = Vec::new();
                 let mut event = |level: &str, kind: &str, msg: String| -> Result<()> {
-                    db.add_event(level, kind, None, Some(&name), &msg, now)?;
+                    crate::webhooks::raise(
+                        db,
+                        None,
+                        level,
+                        kind,
+                        None,
+                        Some(&name),
+                        &msg,
+                        serde_json::Value::Null,
+                        now,
+                    )?;
                     raised.push((level.to_string(), kind.to_string(), msg));
                     Ok(())
                 };
@@ -106,6 +116,7 @@ pub async fn check_nodes(rt: &Runtime, store: &Store) -> Result<Vec<Node>> {
         out.push(n);
     }
     if !alerts.is_empty() {
+        rt.webhooks_wake.notify_one();
         let url = store.read(|db| db.setting("alert_webhook_url")).await?;
         if !url.is_empty() {
             for (node, (level, kind, message)) in alerts {

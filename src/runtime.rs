@@ -43,6 +43,8 @@ pub struct Runtime {
     pub routes_changed: tokio::sync::Notify,
     /// The log store, for platform lines (attached by the daemon).
     pub logs: std::sync::OnceLock<Arc<crate::logs::Logs>>,
+    /// Told when a webhook delivery was queued.
+    pub webhooks_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Held while a new release image is tagged and its release row written; an
@@ -110,6 +112,7 @@ impl Runtime {
             tagging: Arc::new(Mutex::new(HashMap::new())),
             routes_changed: tokio::sync::Notify::new(),
             logs: std::sync::OnceLock::new(),
+            webhooks_wake: Default::default(),
         })
     }
 
@@ -235,6 +238,20 @@ impl Runtime {
     }
 
     async fn event(&self, level: &str, kind: &str, app: Option<&str>, message: String) {
+        self.event_with(level, kind, app, message, serde_json::Value::Null)
+            .await
+    }
+
+    /// Records an event (with `data` for webhooks), writes it to the app's
+    /// log, and queues it for the org's webhooks.
+    pub async fn event_with(
+        &self,
+        level: &str,
+        kind: &str,
+        app: Option<&str>,
+        message: String,
+        data: serde_json::Value,
+    ) {
         if let Some(a) = app {
             let process = if kind.starts_with("deploy") {
                 "deploy"
@@ -247,11 +264,30 @@ impl Runtime {
         let r = self
             .store
             .write(move |db| {
-                db.add_event(&level, &kind, app.as_deref(), None, &message, store::now())
+                let org = match &app {
+                    Some(a) => match db.app_by_name(a)? {
+                        Some(a) => Some((a.org_id, a.org.clone())),
+                        None => None,
+                    },
+                    None => None,
+                };
+                crate::webhooks::raise(
+                    db,
+                    org.as_ref().map(|(id, name)| (*id, name.as_str())),
+                    &level,
+                    &kind,
+                    app.as_deref(),
+                    None,
+                    &message,
+                    data,
+                    store::now(),
+                )
             })
             .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "cannot record an event");
+        match r {
+            Ok(0) => {}
+            Ok(_) => self.webhooks_wake.notify_one(),
+            Err(e) => tracing::error!(error = %e, "cannot record an event"),
         }
     }
 
@@ -297,6 +333,14 @@ impl Runtime {
         self.store
             .write(move |db| db.mark_release(rid, "deploying", None, store::now()))
             .await?;
+        self.event_with(
+            "info",
+            "deploy_started",
+            Some(&app.name),
+            format!("deploying release v{}", current.version),
+            serde_json::json!({"release": current.version}),
+        )
+        .await;
         let engine = self.engine().await?;
         // Leftovers of an attempt that was interrupted.
         for s in self
@@ -359,11 +403,12 @@ impl Runtime {
                 self.remove_other_services(&engine, &app, &new, None)
                     .await?;
                 tracing::info!(app = %app.name, version, ms = t0.elapsed().as_millis() as u64, "release live");
-                self.event(
+                self.event_with(
                     "info",
                     "deploy",
                     Some(&app.name),
                     format!("release v{version} is live ({})", shown.join(", ")),
+                    serde_json::json!({"release": version}),
                 )
                 .await;
                 if let Err(e) = self.prune_images(&engine, &app).await {
@@ -388,14 +433,16 @@ impl Runtime {
     /// live release is untouched.
     async fn fail_release(&self, app: &App, release: &Release, reason: String) -> Result<()> {
         let rid = release.id;
+        let data = serde_json::json!({"release": release.version, "reason": reason});
         self.store
             .write(move |db| db.mark_release(rid, "failed", Some(&reason), store::now()))
             .await?;
-        self.event(
+        self.event_with(
             "error",
             "deploy_failed",
             Some(&app.name),
             format!("release v{} failed", release.version),
+            data,
         )
         .await;
         Ok(())
@@ -931,14 +978,61 @@ impl Runtime {
             .insert(task.to_string());
     }
 
-    fn is_healthy(&self, task: &str) -> bool {
+    /// Replaces one task: it leaves the backends, then its container is
+    /// killed (Swarm starts a new task in its slot); a task on another node
+    /// is replaced by a rolling update of its service. Returns what was done.
+    pub async fn replace_task(&self, task: &TaskInfo) -> Result<String> {
+        self.reported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(task.id.clone());
+        self.drain(vec![task.id.clone()]).await;
+        let engine = self.engine().await?;
+        let killed = match &task.container {
+            Some(c) => engine.kill_container(c).await?,
+            None => false,
+        };
+        if !killed {
+            engine.force_update_service(&task.service_id).await?;
+        }
+        self.routes_changed.notify_one();
+        Ok(if killed {
+            "container killed; Swarm starts a new task".into()
+        } else {
+            "service updated to replace its tasks".into()
+        })
+    }
+
+    /// Tasks of the live release that ended in failure (crashed, killed by
+    /// the health monitor, refused by a node), per process type, as far as
+    /// Swarm's task history goes.
+    pub async fn restarts(&self, app: &App, live: &Release) -> Result<HashMap<String, i64>> {
+        let engine = self.engine().await?;
+        let mut out = HashMap::new();
+        for s in self
+            .app_services(&engine, &app.name, Some(live.version))
+            .await?
+        {
+            let process = s.labels.get(docker::PROCESS).cloned().unwrap_or_default();
+            let n = engine
+                .tasks(&s.id)
+                .await?
+                .iter()
+                .filter(|t| matches!(t.state.as_str(), "failed" | "rejected"))
+                .count() as i64;
+            *out.entry(process).or_insert(0) += n;
+        }
+        Ok(out)
+    }
+
+    pub fn is_healthy(&self, task: &str) -> bool {
         self.healthy
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .contains(task)
     }
 
-    fn is_draining(&self, task: &str) -> bool {
+    pub fn is_draining(&self, task: &str) -> bool {
         self.draining
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -390,6 +390,20 @@ pub const DEFS: &[Def] = &[
         "Images of this many newest releases of an app are kept; older ones are removed.",
     ),
     def(
+        "health_check_interval_s",
+        "health",
+        Kind::Int { min: 1, max: 3600 },
+        "60",
+        "Seconds between two health probes of each live web task.",
+    ),
+    def(
+        "health_check_failures",
+        "health",
+        Kind::Int { min: 1, max: 100 },
+        "3",
+        "Consecutive failed probes after which a web task is replaced.",
+    ),
+    def(
         "node_monitor_interval_s",
         "swarm",
         Kind::Int { min: 1, max: 3600 },

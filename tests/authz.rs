@@ -246,6 +246,29 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
                 Class::OrgOwner,
             )
         }
+        ("GET", "/api/v1/orgs/{org}/webhooks") => (
+            format!("/api/v1/orgs/{org}/webhooks"),
+            None,
+            Class::OrgOwner,
+        ),
+        ("POST", "/api/v1/orgs/{org}/webhooks") => (
+            format!("/api/v1/orgs/{org}/webhooks"),
+            Some(json!({"url": "http://127.0.0.1:9/hook", "events": "deploy"})),
+            Class::OrgOwner,
+        ),
+        ("DELETE", "/api/v1/orgs/{org}/webhooks/{id}") => {
+            let v = w.as_owner(
+                "POST",
+                &format!("/api/v1/orgs/{org}/webhooks"),
+                Some(json!({"url": "http://127.0.0.1:9/gone"})),
+            );
+            let id = v["webhook"]["id"].as_i64().expect("webhook id");
+            (
+                format!("/api/v1/orgs/{org}/webhooks/{id}"),
+                None,
+                Class::OrgOwner,
+            )
+        }
         ("GET", "/api/v1/apps") => (route.into(), None, Class::SelfService),
         ("POST", "/api/v1/apps") => (
             route.into(),
@@ -393,6 +416,14 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
             Some(json!({"enabled": true})),
             Class::App,
         ),
+        ("GET", "/api/v1/apps/{app}/checks/history") => (
+            format!("/api/v1/apps/{app}/checks/history"),
+            None,
+            Class::App,
+        ),
+        ("GET", "/api/v1/apps/{app}/stats") => {
+            (format!("/api/v1/apps/{app}/stats"), None, Class::App)
+        }
         ("GET", "/api/v1/apps/{app}/logs") => {
             (format!("/api/v1/apps/{app}/logs"), None, Class::App)
         }

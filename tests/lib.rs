@@ -9,6 +9,7 @@ mod cli_flow;
 mod daemon_life;
 mod deploy;
 mod logs;
+mod monitor;
 mod nodes;
 mod push;
 mod rollout;

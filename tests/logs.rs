@@ -3,8 +3,8 @@
 //! pushing to a receiver in the test.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Daemon, ensure_images, proc_kb, unique, wait_backends};
+use crate::common::{Daemon, Received, ensure_images, proc_kb, receiver, unique, wait_backends};
 use crate::push::Repo;
 use crate::router::eventually;
 
@@ -63,64 +63,27 @@ fn logs_until(
 /// and keeps every body with the status it got.
 struct Loki {
     addr: String,
-    got: Arc<Mutex<Vec<(u16, Value)>>>,
+    got: Arc<Mutex<Vec<Received>>>,
 }
 
 fn loki_receiver(fail: usize) -> Loki {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let got: Arc<Mutex<Vec<(u16, Value)>>> = Arc::default();
-    let seen = Arc::clone(&got);
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { return };
-            let seen = Arc::clone(&seen);
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(conn.try_clone().expect("clone"));
-                let mut w = conn;
-                loop {
-                    let mut head = String::new();
-                    let mut len = 0usize;
-                    loop {
-                        let mut l = String::new();
-                        if r.read_line(&mut l).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                        if l == "\r\n" {
-                            break;
-                        }
-                        head.push_str(&l);
-                    }
-                    let mut body = vec![0; len];
-                    if r.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let ok = head.starts_with("POST /loki/api/v1/push ")
-                        && head
-                            .to_ascii_lowercase()
-                            .contains("content-type: application/json");
-                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let status = {
-                        let mut g = seen.lock().expect("lock");
-                        let status = if !ok || v.is_null() {
-                            400
-                        } else if g.len() < fail {
-                            500
-                        } else {
-                            204
-                        };
-                        g.push((status, v));
-                        status
-                    };
-                    let _ = write!(w, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
-                }
-            });
+    let r = receiver(move |head, body, n| {
+        let ok = head.starts_with("POST /loki/api/v1/push ")
+            && head
+                .to_ascii_lowercase()
+                .contains("content-type: application/json");
+        if !ok || serde_json::from_slice::<Value>(body).is_err() {
+            400
+        } else if n < fail {
+            500
+        } else {
+            204
         }
     });
-    Loki { addr, got }
+    Loki {
+        addr: r.addr,
+        got: r.got,
+    }
 }
 
 impl Loki {
@@ -128,8 +91,9 @@ impl Loki {
     fn accepted(&self) -> Vec<(Value, String)> {
         let g = self.got.lock().expect("lock");
         g.iter()
-            .filter(|(st, _)| *st == 204)
-            .flat_map(|(_, body)| {
+            .filter(|r| r.status == 204)
+            .flat_map(|r| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
                 body["streams"]
                     .as_array()
                     .cloned()
@@ -351,7 +315,7 @@ fn logs_survive_redeploys_tail_every_replica_and_reach_loki() {
         .lock()
         .expect("lock")
         .iter()
-        .map(|(s, _)| *s)
+        .map(|r| r.status)
         .collect();
     assert_eq!(statuses.first(), Some(&500), "{statuses:?}");
     assert!(statuses.iter().skip(1).all(|s| *s == 204), "{statuses:?}");

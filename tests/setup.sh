@@ -2,7 +2,8 @@
 # Installs and starts what the tests need on a fresh Debian 12 machine (as
 # root), and does nothing that is already done: git, python3, the Docker
 # engine (docker.io, started with systemd or as `dockerd &`), pebble (an ACME
-# server the tests start themselves), a single-node
+# server the tests start themselves), Prometheus (the metrics test starts
+# its own), a single-node
 # Swarm advertising 127.0.0.1, busybox-static, the local test images, and
 # an S3-compatible server (moto, from PyPI) on 127.0.0.1:5599.
 set -euo pipefail
@@ -15,6 +16,8 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 # pebble and pebble-challtestsrv: the ACME server the certificate tests run.
 command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
+# Prometheus: the metrics test starts one that scrapes the daemon.
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
     echo "==> installing ${need[*]}"
     apt-get update -qq

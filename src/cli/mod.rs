@@ -103,6 +103,9 @@ pub enum Command {
     ReleasesRollback(releases::RollbackArgs),
     /// Show an app's processes and tasks
     Ps(releases::PsArgs),
+    /// Show an app's resource use per process (CPU, memory, restarts) and its requests over the last hour
+    #[command(name = "apps:stats")]
+    AppsStats(releases::ChecksArgs),
     /// Set how many replicas each process type runs: TYPE=COUNT …
     #[command(name = "ps:scale")]
     PsScale(releases::ScaleArgs),
@@ -123,6 +126,9 @@ pub enum Command {
     /// Use TCP connect only as the deploy check
     #[command(name = "checks:disable")]
     ChecksDisable(releases::ChecksArgs),
+    /// Show recent health probes of an app's web tasks: task, result, latency, action
+    #[command(name = "checks:history")]
+    ChecksHistory(releases::HistoryArgs),
 
     /// List an app's builds (pushes to its deploy branch)
     Builds(builds::ListArgs),
@@ -199,6 +205,15 @@ pub enum Command {
     /// Remove a member (owners only)
     #[command(name = "orgs:members:remove")]
     OrgsMembersRemove(orgs::RemoveArgs),
+    /// List an organization's webhooks and their latest deliveries (owners only)
+    #[command(name = "orgs:webhooks")]
+    OrgsWebhooks(orgs::WebhooksArgs),
+    /// Add a webhook: events are POSTed as JSON signed with HMAC-SHA256 (owners only)
+    #[command(name = "orgs:webhooks:add")]
+    OrgsWebhooksAdd(orgs::WebhookAddArgs),
+    /// Remove a webhook (owners only)
+    #[command(name = "orgs:webhooks:remove")]
+    OrgsWebhooksRemove(orgs::WebhookRemoveArgs),
 
     /// List your API tokens
     Tokens(JsonFlag),
@@ -372,6 +387,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::Releases(a) => releases::list(a).await,
         C::ReleasesRollback(a) => releases::rollback(a).await,
         C::Ps(a) => releases::ps(a).await,
+        C::AppsStats(a) => releases::stats(a).await,
         C::PsScale(a) => releases::scale(a).await,
         C::PsRestart(a) => releases::restart(a).await,
         C::PsStop(a) => releases::stop_start(a, true).await,
@@ -379,6 +395,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::Checks(a) => releases::checks(a).await,
         C::ChecksSet(a) => releases::checks_set(a).await,
         C::ChecksDisable(a) => releases::checks_disable(a).await,
+        C::ChecksHistory(a) => releases::checks_history(a).await,
         C::Builds(a) => builds::list(a).await,
         C::BuildsOutput(a) => builds::output(a).await,
         C::BuildsCancel(a) => builds::cancel(a).await,
@@ -403,6 +420,9 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::OrgsMembers(a) => orgs::members(a).await,
         C::OrgsMembersAdd(a) => orgs::add(a).await,
         C::OrgsMembersRemove(a) => orgs::remove(a).await,
+        C::OrgsWebhooks(a) => orgs::webhooks(a).await,
+        C::OrgsWebhooksAdd(a) => orgs::webhook_add(a).await,
+        C::OrgsWebhooksRemove(a) => orgs::webhook_remove(a).await,
         C::Plans(j) => admin::plans(j).await,
         C::Admin(a) => admin::dispatch(a.command).await,
         C::Daemon(_) | C::Completions { .. } | C::GitCredential { .. } | C::GitHook { .. } => {

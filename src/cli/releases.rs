@@ -386,3 +386,103 @@ pub async fn stop_start(a: PsArgs, stop: bool) -> Result<()> {
     println!("{} {name}.", if stop { "Stopped" } else { "Started" });
     Ok(())
 }
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub app: AppFlag,
+    /// How many probes, newest first
+    #[arg(short = 'n', long = "num", default_value = "50")]
+    pub num: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+pub async fn checks_history(a: HistoryArgs) -> Result<()> {
+    let name = git::resolve_app(a.app.app)?;
+    let list: Vec<api::ProbeRecord> = Client::from_login()?
+        .get(&format!(
+            "/apps/{}/checks/history?lines={}",
+            seg(&name),
+            seg(&a.num)
+        ))
+        .await?;
+    if a.json.json {
+        return output::json(&list);
+    }
+    if list.is_empty() {
+        println!(
+            "No health probes of {name} yet: the monitor probes live web tasks every health_check_interval_s."
+        );
+        return Ok(());
+    }
+    output::table(
+        ["time", "task", "release", "result", "latency", "action"],
+        list.iter().map(|p| {
+            [
+                p.at.clone(),
+                format!("web.{} ({})", p.slot, p.task.get(..12).unwrap_or(&p.task)),
+                format!("v{}", p.release),
+                if p.ok {
+                    "ok".into()
+                } else {
+                    format!("failed: {}", p.detail)
+                },
+                format!("{} ms", p.latency_ms),
+                p.action.clone(),
+            ]
+        }),
+    );
+    Ok(())
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_048_576.0)
+}
+
+pub async fn stats(a: ChecksArgs) -> Result<()> {
+    let name = git::resolve_app(a.app.app)?;
+    let s: api::AppStats = Client::from_login()?
+        .get(&format!("/apps/{}/stats", seg(&name)))
+        .await?;
+    if a.json.json {
+        return output::json(&s);
+    }
+    match s.release {
+        Some(v) => println!("=== {} v{v}", s.app),
+        None => println!("=== {} (not deployed)", s.app),
+    }
+    if !s.processes.is_empty() {
+        output::table(
+            [
+                "process",
+                "replicas",
+                "cpu",
+                "memory (used / limit)",
+                "restarts",
+            ],
+            s.processes.iter().map(|p| {
+                let mut mem = format!("{} / {}", mb(p.memory_bytes), mb(p.memory_limit_bytes));
+                if p.unsampled > 0 {
+                    mem.push_str(&format!(" ({} on other nodes not sampled)", p.unsampled));
+                }
+                [
+                    p.process.clone(),
+                    format!("{}/{}", p.running, p.desired),
+                    format!("{:.1}%", p.cpu_percent),
+                    mem,
+                    p.restarts.to_string(),
+                ]
+            }),
+        );
+    }
+    let r = &s.router;
+    println!(
+        "Router, last hour: {} requests ({:.1}/min), {} answered 5xx, p95 {}",
+        r.requests_last_hour,
+        r.requests_per_minute,
+        r.errors_5xx_last_hour,
+        r.p95_ms.map_or("-".to_string(), |v| format!("{v:.1} ms"))
+    );
+    Ok(())
+}

@@ -222,6 +222,9 @@ pub async fn set_setting(
     state.acme.wake.notify_one();
     // A new log retention applies now, not at the job's next round.
     state.retention_wake.notify_one();
+    if s.key.starts_with("health_") {
+        state.health.wake.notify_one();
+    }
     Ok(Json(s))
 }
 
@@ -246,5 +249,8 @@ pub async fn unset_setting(
     state.runtime.routes_changed.notify_one();
     state.acme.wake.notify_one();
     state.retention_wake.notify_one();
+    if s.key.starts_with("health_") {
+        state.health.wake.notify_one();
+    }
     Ok(Json(s))
 }

@@ -13,6 +13,7 @@ mod domains;
 mod error;
 pub mod git;
 mod logs;
+mod metrics;
 mod nodes;
 mod orgs;
 mod releases;
@@ -50,6 +51,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/orgs/{org}/members"),
     ("POST", "/api/v1/orgs/{org}/members"),
     ("DELETE", "/api/v1/orgs/{org}/members/{email}"),
+    ("GET", "/api/v1/orgs/{org}/webhooks"),
+    ("POST", "/api/v1/orgs/{org}/webhooks"),
+    ("DELETE", "/api/v1/orgs/{org}/webhooks/{id}"),
     ("GET", "/api/v1/apps"),
     ("POST", "/api/v1/apps"),
     ("GET", "/api/v1/apps/{app}"),
@@ -61,12 +65,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/apps/{app}/releases/{version}"),
     ("POST", "/api/v1/apps/{app}/rollback"),
     ("GET", "/api/v1/apps/{app}/ps"),
+    ("GET", "/api/v1/apps/{app}/stats"),
     ("PATCH", "/api/v1/apps/{app}/formation"),
     ("POST", "/api/v1/apps/{app}/restart"),
     ("POST", "/api/v1/apps/{app}/stop"),
     ("POST", "/api/v1/apps/{app}/start"),
     ("GET", "/api/v1/apps/{app}/checks"),
     ("PUT", "/api/v1/apps/{app}/checks"),
+    ("GET", "/api/v1/apps/{app}/checks/history"),
     ("GET", "/api/v1/apps/{app}/builds"),
     ("GET", "/api/v1/apps/{app}/builds/{build}/output"),
     ("POST", "/api/v1/apps/{app}/builds/cancel"),
@@ -124,6 +130,9 @@ pub struct State {
     pub closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
     /// Wakes the log retention job (a retention setting changed).
     pub retention_wake: std::sync::Arc<tokio::sync::Notify>,
+    pub health: std::sync::Arc<crate::health::Health>,
+    /// When this daemon started (rates over windows it has not seen whole).
+    pub started: Instant,
 }
 
 /// The router's listeners (either may be off) and how many threads serve them.
@@ -162,6 +171,8 @@ impl State {
             logs,
             closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
             retention_wake: Default::default(),
+            health: crate::health::Health::new(),
+            started: Instant::now(),
         })
     }
 
@@ -187,6 +198,14 @@ pub fn router(state: State) -> Router {
             "/orgs/{org}/members/{email}",
             axum::routing::delete(orgs::remove_member),
         )
+        .route(
+            "/orgs/{org}/webhooks",
+            get(orgs::webhooks).post(orgs::add_webhook),
+        )
+        .route(
+            "/orgs/{org}/webhooks/{id}",
+            axum::routing::delete(orgs::remove_webhook),
+        )
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{app}", get(apps::info).delete(apps::destroy))
         .route(
@@ -203,6 +222,7 @@ pub fn router(state: State) -> Router {
             axum::routing::post(releases::rollback),
         )
         .route("/apps/{app}/ps", get(releases::ps))
+        .route("/apps/{app}/stats", get(releases::stats))
         .route("/apps/{app}/formation", patch(releases::scale))
         .route(
             "/apps/{app}/restart",
@@ -214,6 +234,7 @@ pub fn router(state: State) -> Router {
             "/apps/{app}/checks",
             get(releases::checks).put(releases::set_checks),
         )
+        .route("/apps/{app}/checks/history", get(releases::checks_history))
         .route("/apps/{app}/builds", get(git::builds))
         .route("/apps/{app}/builds/{build}/output", get(git::build_output))
         .route(
@@ -280,7 +301,7 @@ pub fn router(state: State) -> Router {
         );
     Router::new()
         .route("/api/health", get(health))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/git/{repo}/{*rest}",
             get(git::serve_git).post(git::serve_git),
@@ -400,6 +421,17 @@ pub async fn serve(
         state.store.clone(),
         stop_rx.clone(),
     )));
+    router_tasks.push(tokio::spawn(crate::webhooks::run(
+        state.store.clone(),
+        state.runtime.webhooks_wake.clone(),
+        stop_rx.clone(),
+    )));
+    router_tasks.push(tokio::spawn(crate::health::run(
+        state.health.clone(),
+        state.runtime.clone(),
+        state.store.clone(),
+        stop_rx.clone(),
+    )));
     runner.wake = state.jobs_wake.clone();
     let runner_task = tokio::spawn(runner.run(stop_rx));
     let logs = state.logs.clone();
@@ -474,20 +506,6 @@ async fn health(axum::extract::State(state): axum::extract::State<State>) -> Res
 
 /// Prometheus metrics (text format). Served on the API listener only: the
 /// router does not pass `/metrics` through at panel_domain.
-async fn metrics(axum::extract::State(state): axum::extract::State<State>) -> Response {
-    let mut out = String::with_capacity(4096);
-    state.router.render_metrics(&mut out);
-    state.logs.render_metrics(&mut out);
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response()
-}
-
 /// `http(s)://host` as the client reached us, for URLs we hand back (git remotes).
 pub(crate) fn base_url(headers: &HeaderMap) -> String {
     let host = headers

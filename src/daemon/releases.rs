@@ -391,6 +391,47 @@ pub async fn checks(
     Ok(Json(checks_view(&c)))
 }
 
+/// The app's latest health probes, newest first (`?lines=N`, default 50).
+pub async fn checks_history(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> R<Json<Vec<api::ProbeRecord>>> {
+    let lines = match q.get("lines") {
+        None => 50,
+        Some(n) => n
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                crate::error::Error::Invalid(format!(
+                    "-n \"{}\" is not a number of probes from 1 to 1000: give one like -n 50",
+                    crate::validate::printable(n)
+                ))
+            })?,
+    };
+    let probes = state
+        .store
+        .read(move |db| db.probes(app_access(db, &caller, &name)?.id, lines))
+        .await?;
+    Ok(Json(
+        probes
+            .into_iter()
+            .map(|p| api::ProbeRecord {
+                at: api::time(p.at),
+                release: p.release,
+                task: p.task,
+                slot: p.slot,
+                ok: p.ok,
+                latency_ms: p.latency_ms,
+                detail: p.detail,
+                action: p.action,
+            })
+            .collect(),
+    ))
+}
+
 pub async fn set_checks(
     S(state): S<State>,
     caller: Caller,
@@ -474,4 +515,74 @@ pub async fn start(
     Path(name): Path<String>,
 ) -> R<Json<api::Ps>> {
     stop_or_start(state, caller, name, false).await
+}
+
+/// `apps:stats`: Docker's figures for each running task on this node, summed
+/// per process type, with the router's last hour.
+pub async fn stats(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> R<Json<api::AppStats>> {
+    let app = state
+        .store
+        .read(move |db| app_access(db, &caller, &name))
+        .await?;
+    let id = app.id;
+    let live = state.store.read(move |db| db.live_release(id)).await?;
+    let mut processes = Vec::new();
+    if let Some(live) = &live {
+        let current = state.runtime.processes(&app, live).await?;
+        let restarts = state.runtime.restarts(&app, live).await?;
+        let engine = state.runtime.engine().await?;
+        for (process, desired, tasks) in current {
+            let running: Vec<_> = tasks.into_iter().filter(|(t, _)| t.running()).collect();
+            let samples = futures_util::future::join_all(running.iter().map(|(t, _)| {
+                let engine = engine.clone();
+                let c = t.container.clone();
+                async move {
+                    match c {
+                        Some(c) => engine.container_stats(&c).await.ok().flatten(),
+                        None => None,
+                    }
+                }
+            }))
+            .await;
+            let mut p = api::ProcessStats {
+                process: process.clone(),
+                desired: desired as i64,
+                running: running.len() as i64,
+                cpu_percent: 0.0,
+                memory_bytes: 0,
+                memory_limit_bytes: 0,
+                restarts: restarts.get(&process).copied().unwrap_or(0),
+                unsampled: 0,
+            };
+            for s in samples {
+                match s {
+                    Some(s) => {
+                        p.cpu_percent += s.cpu_percent;
+                        p.memory_bytes += s.memory_bytes;
+                        p.memory_limit_bytes += s.memory_limit;
+                    }
+                    None => p.unsampled += 1,
+                }
+            }
+            p.cpu_percent = (p.cpu_percent * 100.0).round() / 100.0;
+            processes.push(p);
+        }
+    }
+    let w = state.router.window(&app.name);
+    let minutes = state.started.elapsed().as_secs().div_ceil(60).clamp(1, 60) as f64;
+    Ok(Json(api::AppStats {
+        app: app.name,
+        release: live.map(|l| l.version),
+        processes,
+        router: api::RouterStats {
+            requests_last_hour: w.requests,
+            requests_per_minute: ((w.requests as f64 / minutes) * 100.0).round() / 100.0,
+            errors_5xx_last_hour: w.errors,
+            p95_ms: w.quantile_ms(0.95).map(|v| (v * 10.0).round() / 10.0),
+        },
+    }))
 }

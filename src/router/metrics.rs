@@ -14,13 +14,74 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-#[derive(Default)]
 struct AppStats {
     /// 1xx..5xx.
     classes: [AtomicU64; 5],
     /// Cumulative-free counts per bucket; the last one is +Inf.
     buckets: [AtomicU64; BUCKETS.len() + 1],
     sum_micros: AtomicU64,
+    /// The last hour, one slot per minute (slot = minute % 60), for `apps:stats`.
+    minutes: Box<[Minute]>,
+}
+
+impl Default for AppStats {
+    fn default() -> Self {
+        AppStats {
+            classes: Default::default(),
+            buckets: Default::default(),
+            sum_micros: Default::default(),
+            minutes: (0..60).map(|_| Minute::default()).collect(),
+        }
+    }
+}
+
+/// Requests of one minute: which minute (since the epoch) the slot holds,
+/// requests, 5xx answers and the latency buckets.
+#[derive(Default)]
+struct Minute {
+    minute: AtomicU64,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+}
+
+/// An app's requests over the last hour.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Window {
+    pub requests: u64,
+    pub errors: u64,
+    pub buckets: [u64; BUCKETS.len() + 1],
+}
+
+impl Window {
+    /// The `q` quantile (0..1) in milliseconds, interpolated inside its
+    /// bucket as Prometheus' `histogram_quantile` does; `None` without requests.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        if self.requests == 0 {
+            return None;
+        }
+        let rank = q * self.requests as f64;
+        let mut seen = 0u64;
+        for (i, n) in self.buckets.iter().enumerate() {
+            if *n > 0 && (seen + n) as f64 >= rank {
+                let lower = if i == 0 { 0.0 } else { BUCKETS[i - 1] };
+                let Some(upper) = BUCKETS.get(i) else {
+                    return Some(BUCKETS[BUCKETS.len() - 1] * 1000.0);
+                };
+                let inside = (rank - seen as f64) / *n as f64;
+                return Some((lower + (upper - lower) * inside) * 1000.0);
+            }
+            seen += n;
+        }
+        Some(BUCKETS[BUCKETS.len() - 1] * 1000.0)
+    }
+}
+
+fn minute_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 60)
+        .unwrap_or(0)
 }
 
 #[derive(Default)]
@@ -58,6 +119,23 @@ impl Metrics {
         stats
             .sum_micros
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        // Only this router thread writes its slots; a reader racing a reset
+        // sees a minute a little short, never a wrong one.
+        let now = minute_now();
+        let m = &stats.minutes[(now % 60) as usize];
+        if m.minute.load(Ordering::Relaxed) != now {
+            m.requests.store(0, Ordering::Relaxed);
+            m.errors.store(0, Ordering::Relaxed);
+            for b in &m.buckets {
+                b.store(0, Ordering::Relaxed);
+            }
+            m.minute.store(now, Ordering::Relaxed);
+        }
+        m.requests.fetch_add(1, Ordering::Relaxed);
+        if status >= 500 {
+            m.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        m.buckets[b].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Forgets apps that are gone (keeps the pseudo-apps).
@@ -67,6 +145,35 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .retain(|a, _| live.contains(a) || a.starts_with('('));
     }
+}
+
+/// `app`'s requests in the last 60 minutes, over every router thread.
+pub fn window<'a>(all: impl Iterator<Item = &'a Metrics>, app: &str) -> Window {
+    let now = minute_now();
+    let mut w = Window::default();
+    for m in all {
+        let Some(s) = m
+            .apps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(app)
+            .cloned()
+        else {
+            continue;
+        };
+        for slot in &s.minutes {
+            let minute = slot.minute.load(Ordering::Relaxed);
+            if minute + 60 <= now || minute > now {
+                continue;
+            }
+            w.requests += slot.requests.load(Ordering::Relaxed);
+            w.errors += slot.errors.load(Ordering::Relaxed);
+            for (t, b) in w.buckets.iter_mut().zip(&slot.buckets) {
+                *t += b.load(Ordering::Relaxed);
+            }
+        }
+    }
+    w
 }
 
 #[derive(Default)]
@@ -178,6 +285,26 @@ mod tests {
         render(std::iter::once(&m), &mut out);
         assert!(!out.contains("app=\"shop\""));
         assert!(out.contains("app=\"(none)\""));
+    }
+
+    #[test]
+    fn the_last_hour_window_gives_requests_errors_and_p95() {
+        let m = Metrics::default();
+        for _ in 0..95 {
+            m.record("shop", 200, Duration::from_millis(3));
+        }
+        for _ in 0..5 {
+            m.record("shop", 502, Duration::from_millis(700));
+        }
+        let w = window(std::iter::once(&m), "shop");
+        assert_eq!((w.requests, w.errors), (100, 5));
+        // 95 of 100 are in (1, 5] ms: the 95th is at that bucket's top.
+        let p95 = w.quantile_ms(0.95).expect("p95");
+        assert!((p95 - 5.0).abs() < 1e-9, "{p95}");
+        let p99 = w.quantile_ms(0.99).expect("p99");
+        assert!(p99 > 500.0 && p99 <= 1000.0, "{p99}");
+        assert_eq!(window(std::iter::once(&m), "other"), Window::default());
+        assert_eq!(Window::default().quantile_ms(0.95), None);
     }
 
     #[test]

@@ -196,6 +196,12 @@ impl Router {
         metrics::render(workers.iter().map(|w| &w.metrics), out);
     }
 
+    /// `app`'s requests over the last hour, from every router thread.
+    pub fn window(&self, app: &str) -> metrics::Window {
+        let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+        metrics::window(workers.iter().map(|w| &w.metrics), app)
+    }
+
     /// Rebuilds the table from the store and the runtime.
     pub async fn refresh(&self, store: &Store, runtime: &Runtime) -> crate::error::Result<()> {
         let (entries, domain, panel, [timeout, idle, total]) = store

@@ -18,6 +18,7 @@ mod orgs;
 mod plans;
 mod releases;
 mod settings;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -31,10 +32,11 @@ pub use builds::{BUILDERS, Build, BuildCache, BuildRef};
 pub use certs::{AcmeClock, AcmeWork, Cert, CertFacts, acme_backoff};
 pub use domains::{Domain, RouteEntry};
 pub use jobs::{Job, JobState, NewJob};
-pub use ops::{Event, Node};
+pub use ops::{BUILD_BUCKETS, Event, Figures, Node};
 pub use orgs::{Member, Org, OrgSummary, Role};
 pub use plans::{Plan, PlanSpec};
 pub use releases::{Checks, Formation, NewRelease, Release, Run};
+pub use webhooks::{Delivery, DueDelivery, MAX_ATTEMPTS, Probe, Webhook, retry_after};
 
 use crate::crypto::Cipher;
 use crate::error::{Error, Result};
@@ -52,6 +54,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_builds", include_str!("migrations/0004_builds.sql")),
     ("0005_domains", include_str!("migrations/0005_domains.sql")),
     ("0006_certs", include_str!("migrations/0006_certs.sql")),
+    (
+        "0007_webhooks_health",
+        include_str!("migrations/0007_webhooks_health.sql"),
+    ),
 ];
 
 const KEY_CHECK: &str = "key_check";

@@ -178,3 +178,71 @@ impl Db<'_> {
         )?)
     }
 }
+
+/// Build duration histogram bounds (seconds) for `/metrics`.
+pub const BUILD_BUCKETS: &[i64] = &[10, 30, 60, 120, 300, 600, 1200, 1800];
+
+/// What `/metrics` shows from the database.
+#[derive(Clone, Debug, Default)]
+pub struct Figures {
+    /// (status, count): running, stopped, idle (never deployed).
+    pub apps: Vec<(String, i64)>,
+    /// (result, count) from the events: succeeded, failed.
+    pub deployments: Vec<(String, i64)>,
+    /// Cumulative counts per [`BUILD_BUCKETS`] bound, then sum and count, of finished builds.
+    pub build_buckets: Vec<i64>,
+    pub build_sum: i64,
+    pub build_count: i64,
+    /// (status, count) of jobs.
+    pub jobs: Vec<(String, i64)>,
+    pub nodes: Vec<Node>,
+    /// (state, count) of webhook deliveries.
+    pub deliveries: Vec<(String, i64)>,
+}
+
+fn pairs(db: &Db, sql: &str) -> Result<Vec<(String, i64)>> {
+    let mut st = db.conn.prepare(sql)?;
+    let rows = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+impl Db<'_> {
+    pub fn figures(&self) -> Result<Figures> {
+        let apps = pairs(
+            self,
+            "SELECT CASE WHEN a.stopped THEN 'stopped' \
+                    WHEN EXISTS (SELECT 1 FROM releases r WHERE r.app_id = a.id AND r.status = 'live') THEN 'running' \
+                    ELSE 'idle' END AS s, COUNT(*) FROM apps a GROUP BY s",
+        )?;
+        let deployments = pairs(
+            self,
+            "SELECT CASE kind WHEN 'deploy' THEN 'succeeded' ELSE 'failed' END, COUNT(*) \
+             FROM events WHERE kind IN ('deploy', 'deploy_failed') GROUP BY kind",
+        )?;
+        let mut durations: Vec<i64> = {
+            let mut st = self.conn.prepare(
+                "SELECT finished_at - started_at FROM builds WHERE finished_at IS NOT NULL",
+            )?;
+            st.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        durations.sort_unstable();
+        let build_buckets = BUILD_BUCKETS
+            .iter()
+            .map(|b| durations.partition_point(|d| d <= b) as i64)
+            .collect();
+        let jobs = pairs(self, "SELECT status, COUNT(*) FROM jobs GROUP BY status")?;
+        Ok(Figures {
+            apps,
+            deployments,
+            build_buckets,
+            build_sum: durations.iter().sum(),
+            build_count: durations.len() as i64,
+            jobs,
+            nodes: self.nodes()?,
+            deliveries: self.delivery_counts()?,
+        })
+    }
+}

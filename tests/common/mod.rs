@@ -490,3 +490,81 @@ pub fn proc_kb(pid: u32, field: &str) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// One request an HTTP [`receiver`] got: request line and headers, body,
+/// and the status it answered.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub head: String,
+    pub body: Vec<u8>,
+    pub status: u16,
+}
+
+impl Received {
+    /// A header's value (names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// A small HTTP/1.1 server on 127.0.0.1 (a Loki or webhook endpoint):
+/// `respond(head, body, n)` picks the status of the `n`-th request (from 0),
+/// and every request is kept.
+pub struct Receiver {
+    pub addr: String,
+    pub got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+pub fn receiver(respond: impl Fn(&str, &[u8], usize) -> u16 + Send + Sync + 'static) -> Receiver {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
+    let seen = std::sync::Arc::clone(&got);
+    let respond = std::sync::Arc::new(respond);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let seen = std::sync::Arc::clone(&seen);
+            let respond = std::sync::Arc::clone(&respond);
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(conn.try_clone().expect("clone"));
+                let mut w = conn;
+                loop {
+                    let mut head = String::new();
+                    let mut len = 0usize;
+                    loop {
+                        let mut l = String::new();
+                        if r.read_line(&mut l).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if l == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&l);
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let status = {
+                        let mut g = seen.lock().expect("lock");
+                        let status = respond(&head, &body, g.len());
+                        g.push(Received { head, body, status });
+                        status
+                    };
+                    let _ = write!(w, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    Receiver { addr, got }
+}
