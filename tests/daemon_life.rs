@@ -211,3 +211,16 @@ fn init_without_an_engine_says_so_and_creates_nothing() {
     let r: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(r["swarm"].is_null() && r["token"].is_string(), "{r}");
 }
+
+#[test]
+fn the_daemon_runs_with_two_malloc_arenas() {
+    let d = Daemon::start();
+    let env = std::fs::read(format!("/proc/{}/environ", d.pid())).expect("environ");
+    assert!(
+        env.split(|b| *b == 0).any(|v| v == b"MALLOC_ARENA_MAX=2"),
+        "the daemon re-ran itself with MALLOC_ARENA_MAX=2"
+    );
+    // Same pid, same pipes: it still answers.
+    let (st, _) = d.http(None).send("GET", "/api/health", None);
+    assert_eq!(st, 200);
+}

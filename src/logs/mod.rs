@@ -30,6 +30,8 @@ const QUEUE: usize = 16_384;
 const RING: usize = 1024;
 /// The most lines one writer transaction stores.
 const BATCH: usize = 1024;
+/// How long the writer lets lines gather after the first of a batch.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 
 pub const SOURCE_APP: &str = "app";
 pub const SOURCE_PLATFORM: &str = "skypanel";
@@ -124,11 +126,21 @@ impl Logs {
                 let mut lines = Vec::with_capacity(BATCH);
                 while let Some(first) = rx.blocking_recv() {
                     let mut cmds = vec![first];
-                    while cmds.len() < BATCH {
-                        match rx.try_recv() {
-                            Ok(c) => cmds.push(c),
-                            Err(_) => break,
+                    let drain = |cmds: &mut Vec<Cmd>, rx: &mut mpsc::Receiver<Cmd>| {
+                        while cmds.len() < BATCH {
+                            match rx.try_recv() {
+                                Ok(c) => cmds.push(c),
+                                Err(_) => break,
+                            }
                         }
+                    };
+                    drain(&mut cmds, &mut rx);
+                    if cmds.len() < BATCH {
+                        // Let a batch gather: a steady stream (router lines)
+                        // then costs a few transactions a second, not one per
+                        // line, and senders do not wake this thread each time.
+                        std::thread::sleep(GATHER);
+                        drain(&mut cmds, &mut rx);
                     }
                     let mut after = Vec::new();
                     for c in cmds {

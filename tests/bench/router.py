@@ -6,7 +6,9 @@ the proxies are what is measured: the host's own nginx binary and the
 libraries it links, copied into a FROM-scratch image, answering "ok" with one
 worker. Both keep connections to the backend alive, both
 with 2 workers (nginx worker_processes 2; the daemon's router 2 threads,
---router-threads 2); wrk runs 2 threads and 32 connections. Prints requests/s and p99
+--router-threads 2); both log every request (the router its
+skypanel[router] line into the log store, nginx a buffered access log with
+the same fields); wrk runs 2 threads and 32 connections. Prints requests/s and p99
 latency of each, their ratios, and the memory of the daemon and of nginx
 under the load. Targets (issue 5): requests/s >= 1.0x nginx, p99 <= 1.1x.
 
@@ -173,7 +175,10 @@ pid {tmp}/nginx.pid;
 error_log {tmp}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    # Equal work: the router stores a line per request (skypanel[router]).
+    log_format router 'host=$host method=$request_method path="$uri" status=$status '
+                      'ms=$request_time request_id=$request_id fwd="$remote_addr" protocol=$scheme';
+    access_log {tmp}/access.log router buffer=256k flush=1s;
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
