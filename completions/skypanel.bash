@@ -34,6 +34,12 @@ _skypanel() {
             skypanel,apps:stats)
                 cmd="skypanel__subcmd__apps:stats"
                 ;;
+            skypanel,billing)
+                cmd="skypanel__subcmd__billing"
+                ;;
+            skypanel,billing:transactions)
+                cmd="skypanel__subcmd__billing:transactions"
+                ;;
             skypanel,builder:set)
                 cmd="skypanel__subcmd__builder:set"
                 ;;
@@ -196,6 +202,12 @@ _skypanel() {
             skypanel,whoami)
                 cmd="skypanel__subcmd__whoami"
                 ;;
+            skypanel__subcmd__admin,billing:credit)
+                cmd="skypanel__subcmd__admin__subcmd__billing:credit"
+                ;;
+            skypanel__subcmd__admin,billing:debit)
+                cmd="skypanel__subcmd__admin__subcmd__billing:debit"
+                ;;
             skypanel__subcmd__admin,events)
                 cmd="skypanel__subcmd__admin__subcmd__events"
                 ;;
@@ -257,7 +269,7 @@ _skypanel() {
 
     case "${cmd}" in
         skypanel)
-            opts="-h -V --help --version login logout whoami daemon apps apps:create apps:info apps:destroy config config:get config:set config:unset deploy releases releases:rollback ps apps:stats ps:scale ps:restart ps:stop ps:start checks checks:set checks:disable checks:history builds builds:output builds:cancel builder:set repo:purge-cache git:set git:remote git-credential git-hook domains domains:add domains:remove certs certs:add certs:auto certs:remove certs:redirect maintenance maintenance:on maintenance:off logs orgs orgs:create orgs:members orgs:members:add orgs:members:remove orgs:webhooks orgs:webhooks:add orgs:webhooks:remove tokens tokens:create tokens:revoke plans admin completions"
+            opts="-h -V --help --version login logout whoami daemon apps apps:create apps:info apps:destroy config config:get config:set config:unset deploy releases releases:rollback ps apps:stats ps:scale ps:restart ps:stop ps:start checks checks:set checks:disable checks:history builds builds:output builds:cancel builder:set repo:purge-cache git:set git:remote git-credential git-hook domains domains:add domains:remove certs certs:add certs:auto certs:remove certs:redirect maintenance maintenance:on maintenance:off logs orgs orgs:create orgs:members orgs:members:add orgs:members:remove orgs:webhooks orgs:webhooks:add orgs:webhooks:remove billing billing:transactions tokens tokens:create tokens:revoke plans admin completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -271,12 +283,64 @@ _skypanel() {
             return 0
             ;;
         skypanel__subcmd__admin)
-            opts="-h --help init users users:create plans:create plans:update plans:remove nodes nodes:info nodes:drain nodes:activate nodes:remove nodes:join-command events reconcile settings settings:get settings:set settings:unset"
+            opts="-h --help init users users:create billing:credit billing:debit plans:create plans:update plans:remove nodes nodes:info nodes:drain nodes:activate nodes:remove nodes:join-command events reconcile settings settings:get settings:set settings:unset"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__billing:credit)
+            opts="-o -h --org --note --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --org)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__billing:debit)
+            opts="-o -h --org --note --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --org)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -716,6 +780,50 @@ _skypanel() {
                     return 0
                     ;;
                 -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__billing)
+            opts="-o -h --org --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --org)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__billing:transactions)
+            opts="-o -h --org --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --org)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -152,6 +152,42 @@ pub struct Webhooks {
     pub deliveries: Vec<Delivery>,
 }
 
+/// An org's wallet now.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Billing {
+    pub org: String,
+    pub currency: String,
+    pub balance: String,
+    /// What the org's running apps cost per hour now.
+    pub burn_hourly: String,
+    pub replicas: i64,
+    /// Hours the balance lasts at this burn; `None` when nothing is billed.
+    pub runway_hours: Option<f64>,
+    /// active or suspended.
+    pub status: String,
+}
+
+/// One ledger entry: credit, debit or usage, with the balance after it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Transaction {
+    pub id: i64,
+    pub at: String,
+    pub kind: String,
+    /// Signed: credits positive.
+    pub amount: String,
+    pub balance: String,
+    pub note: String,
+    pub by: Option<String>,
+}
+
+/// `admin billing:credit` / `billing:debit`: a positive amount.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LedgerChange {
+    pub amount: String,
+    #[serde(default)]
+    pub note: String,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Plan {
     pub name: String,

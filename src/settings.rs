@@ -390,6 +390,13 @@ pub const DEFS: &[Def] = &[
         "Images of this many newest releases of an app are kept; older ones are removed.",
     ),
     def(
+        "billing_currency",
+        "billing",
+        Kind::Text,
+        "USD",
+        "The currency wallets, prices and statements are shown in (a label; amounts are not converted).",
+    ),
+    def(
         "health_check_interval_s",
         "health",
         Kind::Int { min: 1, max: 3600 },

@@ -269,6 +269,20 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
                 Class::OrgOwner,
             )
         }
+        ("GET", "/api/v1/orgs/{org}/billing") => {
+            (format!("/api/v1/orgs/{org}/billing"), None, Class::OrgRead)
+        }
+        ("GET", "/api/v1/orgs/{org}/billing/transactions") => (
+            format!("/api/v1/orgs/{org}/billing/transactions"),
+            None,
+            Class::OrgRead,
+        ),
+        ("POST", "/api/v1/admin/orgs/{org}/credits")
+        | ("POST", "/api/v1/admin/orgs/{org}/debits") => (
+            route.replace("{org}", org),
+            Some(json!({"amount": "1.00", "note": "authz"})),
+            Class::AdminOnly,
+        ),
         ("GET", "/api/v1/apps") => (route.into(), None, Class::SelfService),
         ("POST", "/api/v1/apps") => (
             route.into(),

@@ -5,6 +5,7 @@ mod common;
 
 mod authz;
 mod bad_input;
+mod billing;
 mod cli_flow;
 mod daemon_life;
 mod deploy;

@@ -6,6 +6,7 @@
 mod account;
 mod admin;
 mod apps;
+mod billing;
 mod builds;
 mod certs;
 pub mod client;
@@ -215,6 +216,12 @@ pub enum Command {
     #[command(name = "orgs:webhooks:remove")]
     OrgsWebhooksRemove(orgs::WebhookRemoveArgs),
 
+    /// Show an organization's wallet: balance, hourly burn now, runway, status
+    Billing(billing::OrgArgs),
+    /// List an organization's credits, debits and usage charges
+    #[command(name = "billing:transactions")]
+    BillingTransactions(billing::OrgArgs),
+
     /// List your API tokens
     Tokens(JsonFlag),
     /// Create an API token (shown once)
@@ -274,6 +281,12 @@ pub enum AdminCommand {
     /// Create a user and print their first token (shown once)
     #[command(name = "users:create")]
     UsersCreate(admin::UserCreateArgs),
+    /// Add money to an organization's wallet
+    #[command(name = "billing:credit")]
+    BillingCredit(billing::ChangeArgs),
+    /// Take money from an organization's wallet
+    #[command(name = "billing:debit")]
+    BillingDebit(billing::ChangeArgs),
     /// Add a plan
     #[command(name = "plans:create")]
     PlansCreate(admin::PlanCreateArgs),
@@ -420,6 +433,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::OrgsMembers(a) => orgs::members(a).await,
         C::OrgsMembersAdd(a) => orgs::add(a).await,
         C::OrgsMembersRemove(a) => orgs::remove(a).await,
+        C::Billing(a) => billing::billing(a).await,
+        C::BillingTransactions(a) => billing::transactions(a).await,
         C::OrgsWebhooks(a) => orgs::webhooks(a).await,
         C::OrgsWebhooksAdd(a) => orgs::webhook_add(a).await,
         C::OrgsWebhooksRemove(a) => orgs::webhook_remove(a).await,

@@ -54,6 +54,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/orgs/{org}/webhooks"),
     ("POST", "/api/v1/orgs/{org}/webhooks"),
     ("DELETE", "/api/v1/orgs/{org}/webhooks/{id}"),
+    ("GET", "/api/v1/orgs/{org}/billing"),
+    ("GET", "/api/v1/orgs/{org}/billing/transactions"),
     ("GET", "/api/v1/apps"),
     ("POST", "/api/v1/apps"),
     ("GET", "/api/v1/apps/{app}"),
@@ -96,6 +98,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/admin/plans"),
     ("PATCH", "/api/v1/admin/plans/{plan}"),
     ("DELETE", "/api/v1/admin/plans/{plan}"),
+    ("POST", "/api/v1/admin/orgs/{org}/credits"),
+    ("POST", "/api/v1/admin/orgs/{org}/debits"),
     ("GET", "/api/v1/admin/nodes"),
     ("GET", "/api/v1/admin/nodes/{node}"),
     ("POST", "/api/v1/admin/nodes/{node}/drain"),
@@ -206,6 +210,13 @@ pub fn router(state: State) -> Router {
             "/orgs/{org}/webhooks/{id}",
             axum::routing::delete(orgs::remove_webhook),
         )
+        .route("/orgs/{org}/billing", get(orgs::billing))
+        .route("/orgs/{org}/billing/transactions", get(orgs::transactions))
+        .route(
+            "/admin/orgs/{org}/credits",
+            axum::routing::post(orgs::credit),
+        )
+        .route("/admin/orgs/{org}/debits", axum::routing::post(orgs::debit))
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{app}", get(apps::info).delete(apps::destroy))
         .route(

@@ -214,3 +214,123 @@ pub async fn remove_webhook(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+fn transaction(e: store::Entry) -> api::Transaction {
+    api::Transaction {
+        id: e.id,
+        at: api::time(e.at),
+        kind: e.kind,
+        amount: e.amount.format(6),
+        balance: e.balance.format(6),
+        note: e.note,
+        by: e.created_by,
+    }
+}
+
+/// The org's wallet: balance, what it burns per hour now, runway.
+pub async fn billing(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> R<Json<api::Billing>> {
+    let b = state
+        .store
+        .read(move |db| {
+            let (o, _) = org_access(db, &caller, &name)?;
+            let balance = db.balance(o.id)?;
+            let (burn, replicas) = db.burn(o.id)?;
+            let runway = (burn.0 > 0).then(|| {
+                let h = balance.0.max(0) as f64 / burn.0 as f64;
+                (h * 10.0).floor() / 10.0
+            });
+            Ok(api::Billing {
+                org: o.name,
+                currency: db.setting("billing_currency")?,
+                balance: balance.format(6),
+                burn_hourly: burn.format(6),
+                replicas,
+                runway_hours: runway,
+                status: "active".into(),
+            })
+        })
+        .await?;
+    Ok(Json(b))
+}
+
+pub async fn transactions(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> R<Json<Vec<api::Transaction>>> {
+    let list = state
+        .store
+        .read(move |db| {
+            let (o, _) = org_access(db, &caller, &name)?;
+            db.entries(o.id, 1000)
+        })
+        .await?;
+    Ok(Json(list.into_iter().map(transaction).collect()))
+}
+
+/// `admin billing:credit` and `admin billing:debit`.
+async fn change(
+    state: State,
+    caller: Caller,
+    name: String,
+    req: api::LedgerChange,
+    kind: &'static str,
+) -> R<(StatusCode, Json<api::Transaction>)> {
+    caller.require_admin()?;
+    let amount = store::manual_amount(&req.amount)?;
+    let note = store::ledger_note(&req.note)?;
+    let e = state
+        .store
+        .write(move |db| {
+            let o = db.org_by_name(&name)?.ok_or_else(|| {
+                crate::error::Error::NotFound(format!(
+                    "organization \"{}\" not found: run `skypanel admin orgs` to list them",
+                    crate::validate::printable(&name)
+                ))
+            })?;
+            let signed = if kind == "credit" {
+                amount
+            } else {
+                crate::units::Money(-amount.0)
+            };
+            let id = db.add_entry(
+                o.id,
+                kind,
+                signed,
+                &note,
+                Some(&caller.user.email),
+                store::now(),
+            )?;
+            db.entries(o.id, 1)?
+                .into_iter()
+                .find(|e| e.id == id)
+                .ok_or_else(|| {
+                    crate::error::Error::Internal("the new ledger entry vanished".into())
+                })
+        })
+        .await?;
+    tracing::info!(entry = e.id, kind, "wallet changed by an admin");
+    Ok((StatusCode::CREATED, Json(transaction(e))))
+}
+
+pub async fn credit(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<api::LedgerChange>,
+) -> R<(StatusCode, Json<api::Transaction>)> {
+    change(state, caller, name, req, "credit").await
+}
+
+pub async fn debit(
+    S(state): S<State>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<api::LedgerChange>,
+) -> R<(StatusCode, Json<api::Transaction>)> {
+    change(state, caller, name, req, "debit").await
+}

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod apps;
+mod billing;
 mod builds;
 mod certs;
 mod domains;
@@ -28,6 +29,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 pub use accounts::{Token, User};
 pub use apps::{App, ConfigChange};
+pub use billing::{Entry, MANUAL, manual_amount, note as ledger_note};
 pub use builds::{BUILDERS, Build, BuildCache, BuildRef};
 pub use certs::{AcmeClock, AcmeWork, Cert, CertFacts, acme_backoff};
 pub use domains::{Domain, RouteEntry};
@@ -58,6 +60,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_webhooks_health",
         include_str!("migrations/0007_webhooks_health.sql"),
     ),
+    ("0008_wallets", include_str!("migrations/0008_wallets.sql")),
 ];
 
 const KEY_CHECK: &str = "key_check";
