@@ -232,6 +232,9 @@ _skypanel() {
             skypanel__subcmd__admin,nodes:remove)
                 cmd="skypanel__subcmd__admin__subcmd__nodes:remove"
                 ;;
+            skypanel__subcmd__admin,orgs)
+                cmd="skypanel__subcmd__admin__subcmd__orgs"
+                ;;
             skypanel__subcmd__admin,plans:create)
                 cmd="skypanel__subcmd__admin__subcmd__plans:create"
                 ;;
@@ -283,7 +286,7 @@ _skypanel() {
             return 0
             ;;
         skypanel__subcmd__admin)
-            opts="-h --help init users users:create billing:credit billing:debit plans:create plans:update plans:remove nodes nodes:info nodes:drain nodes:activate nodes:remove nodes:join-command events reconcile settings settings:get settings:set settings:unset"
+            opts="-h --help init users users:create orgs billing:credit billing:debit plans:create plans:update plans:remove nodes nodes:info nodes:drain nodes:activate nodes:remove nodes:join-command events reconcile settings settings:get settings:set settings:unset"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -475,6 +478,20 @@ _skypanel() {
             return 0
             ;;
         skypanel__subcmd__admin__subcmd__nodes:remove)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__orgs)
             opts="-h --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

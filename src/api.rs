@@ -167,6 +167,18 @@ pub struct Billing {
     pub status: String,
 }
 
+/// `admin orgs`: every org with its wallet.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AdminOrg {
+    pub name: String,
+    pub members: i64,
+    pub apps: i64,
+    pub balance: String,
+    /// active or suspended.
+    pub status: String,
+    pub created_at: String,
+}
+
 /// One ledger entry: credit, debit or usage, with the balance after it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Transaction {

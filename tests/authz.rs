@@ -473,6 +473,7 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
             let body = (method == "PATCH").then(|| json!({"max_replicas": 3}));
             (format!("/api/v1/admin/plans/{p}"), body, Class::AdminOnly)
         }
+        ("GET", "/api/v1/admin/orgs") => (route.into(), None, Class::AdminOnly),
         ("GET", "/api/v1/admin/nodes") => (route.into(), None, Class::AdminOnly),
         ("GET", "/api/v1/admin/nodes/{node}") => (
             format!("/api/v1/admin/nodes/{}", w.node),

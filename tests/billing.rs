@@ -131,6 +131,26 @@ fn wallets_take_exact_credits_and_debits_from_admins_and_show_burn_and_runway() 
     }
     assert_eq!(transactions(&d, &ann, &org).len(), 4, "nothing was written");
     assert_eq!(billing(&d, &ann, &org)["balance"], "20.30");
+    let all = d.admin().json(&["admin", "orgs", "--json"]);
+    let row = all
+        .as_array()
+        .expect("orgs")
+        .iter()
+        .find(|o| o["name"] == org.as_str())
+        .unwrap_or_else(|| panic!("{org} in admin orgs: {all}"))
+        .clone();
+    assert_eq!(
+        (
+            row["members"].as_i64(),
+            row["apps"].as_i64(),
+            row["balance"].as_str(),
+            row["status"].as_str()
+        ),
+        (Some(1), Some(0), Some("20.30"), Some("active")),
+        "{row}"
+    );
+    let err = d.cli(&ann).fails(&["admin", "orgs"]);
+    assert!(err.contains("admin"), "{err}");
     // A stranger cannot see the wallet.
     let stranger = d.user(&(unique("eve") + "@example.com"), false);
     let err = d.cli(&stranger).fails(&["billing", "-o", &org]);

@@ -108,6 +108,7 @@ pub async fn dispatch(cmd: AdminCommand) -> Result<()> {
         A::Init(a) => init(a).await,
         A::Users(j) => users(j).await,
         A::UsersCreate(a) => create_user(a).await,
+        A::Orgs(j) => super::billing::admin_orgs(j).await,
         A::BillingCredit(a) => super::billing::credit(a).await,
         A::BillingDebit(a) => super::billing::debit(a).await,
         A::PlansCreate(a) => create_plan(a).await,

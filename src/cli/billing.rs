@@ -116,3 +116,25 @@ pub async fn credit(a: ChangeArgs) -> Result<()> {
 pub async fn debit(a: ChangeArgs) -> Result<()> {
     change(a, "debit").await
 }
+
+/// `admin orgs`: every organization with members, apps, balance and status.
+pub async fn admin_orgs(j: JsonFlag) -> Result<()> {
+    let list: Vec<api::AdminOrg> = Client::from_login()?.get("/admin/orgs").await?;
+    if j.json {
+        return output::json(&list);
+    }
+    output::table(
+        ["name", "members", "apps", "balance", "status", "created"],
+        list.iter().map(|o| {
+            [
+                o.name.clone(),
+                o.members.to_string(),
+                o.apps.to_string(),
+                o.balance.clone(),
+                o.status.clone(),
+                o.created_at.clone(),
+            ]
+        }),
+    );
+    Ok(())
+}

@@ -281,6 +281,8 @@ pub enum AdminCommand {
     /// Create a user and print their first token (shown once)
     #[command(name = "users:create")]
     UsersCreate(admin::UserCreateArgs),
+    /// List every organization: members, apps, balance, status
+    Orgs(JsonFlag),
     /// Add money to an organization's wallet
     #[command(name = "billing:credit")]
     BillingCredit(billing::ChangeArgs),

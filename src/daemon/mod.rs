@@ -98,6 +98,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/admin/plans"),
     ("PATCH", "/api/v1/admin/plans/{plan}"),
     ("DELETE", "/api/v1/admin/plans/{plan}"),
+    ("GET", "/api/v1/admin/orgs"),
     ("POST", "/api/v1/admin/orgs/{org}/credits"),
     ("POST", "/api/v1/admin/orgs/{org}/debits"),
     ("GET", "/api/v1/admin/nodes"),
@@ -217,6 +218,7 @@ pub fn router(state: State) -> Router {
             axum::routing::post(orgs::credit),
         )
         .route("/admin/orgs/{org}/debits", axum::routing::post(orgs::debit))
+        .route("/admin/orgs", get(orgs::all))
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{app}", get(apps::info).delete(apps::destroy))
         .route(

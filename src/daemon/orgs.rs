@@ -334,3 +334,21 @@ pub async fn debit(
 ) -> R<(StatusCode, Json<api::Transaction>)> {
     change(state, caller, name, req, "debit").await
 }
+
+/// `admin orgs`: every org, its members, apps, balance and status.
+pub async fn all(S(state): S<State>, caller: Caller) -> R<Json<Vec<api::AdminOrg>>> {
+    caller.require_admin()?;
+    let list = state.store.read(|db| db.orgs_with_balances()).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|(o, balance)| api::AdminOrg {
+                name: o.name,
+                members: o.members,
+                apps: o.apps,
+                balance: balance.format(6),
+                status: "active".into(),
+                created_at: api::time(o.created_at),
+            })
+            .collect(),
+    ))
+}

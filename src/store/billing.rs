@@ -40,6 +40,32 @@ impl Db<'_> {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Every org with its member and app counts and balance, by name.
+    pub fn orgs_with_balances(&self) -> Result<Vec<(super::OrgSummary, Money)>> {
+        let mut st = self.conn.prepare(
+            "SELECT o.name, o.created_at,
+                    (SELECT count(*) FROM memberships WHERE org_id = o.id),
+                    (SELECT count(*) FROM apps WHERE org_id = o.id),
+                    (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE org_id = o.id)
+             FROM orgs o ORDER BY o.name",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    super::OrgSummary {
+                        name: r.get(0)?,
+                        role: None,
+                        created_at: r.get(1)?,
+                        members: r.get(2)?,
+                        apps: r.get(3)?,
+                    },
+                    Money(r.get(4)?),
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     pub fn balance(&self, org_id: i64) -> Result<Money> {
         Ok(Money(self.conn.query_row(
             "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE org_id = ?1",
