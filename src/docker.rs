@@ -337,6 +337,25 @@ impl Engine {
     }
 
     pub async fn scale_service(&self, id: &str, replicas: u64) -> Result<()> {
+        self.update_spec(id, "scale", |spec| {
+            spec.mode = Some(ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated {
+                    replicas: Some(replicas as i64),
+                }),
+                ..Default::default()
+            });
+        })
+        .await
+    }
+
+    /// Reads a service's spec, lets `change` edit it, and writes it back at
+    /// the version read (so a concurrent update fails instead of being lost).
+    async fn update_spec(
+        &self,
+        id: &str,
+        what: &str,
+        change: impl FnOnce(&mut bollard::models::ServiceSpec),
+    ) -> Result<()> {
         let current = self
             .docker
             .inspect_service(id, None::<bollard::query_parameters::InspectServiceOptions>)
@@ -344,19 +363,14 @@ impl Engine {
             .map_err(|e| engine_err(&format!("inspect service {id}"), e))?;
         let version = current.version.and_then(|v| v.index).unwrap_or(0);
         let mut spec = current.spec.unwrap_or_default();
-        spec.mode = Some(ServiceSpecMode {
-            replicated: Some(ServiceSpecModeReplicated {
-                replicas: Some(replicas as i64),
-            }),
-            ..Default::default()
-        });
+        change(&mut spec);
         let opts = UpdateServiceOptionsBuilder::default()
             .version(version as i32)
             .build();
         self.docker
             .update_service(id, spec, opts, None)
             .await
-            .map_err(|e| engine_err(&format!("scale service {id}"), e))?;
+            .map_err(|e| engine_err(&format!("{what} service {id}"), e))?;
         Ok(())
     }
 
@@ -886,24 +900,12 @@ impl Engine {
 
     /// Replaces every task of a service (a rolling update with nothing changed).
     pub async fn force_update_service(&self, id: &str) -> Result<()> {
-        let current = self
-            .docker
-            .inspect_service(id, None::<bollard::query_parameters::InspectServiceOptions>)
-            .await
-            .map_err(|e| engine_err(&format!("inspect service {id}"), e))?;
-        let version = current.version.and_then(|v| v.index).unwrap_or(0);
-        let mut spec = current.spec.unwrap_or_default();
-        let mut template = spec.task_template.unwrap_or_default();
-        template.force_update = Some(template.force_update.unwrap_or(0) + 1);
-        spec.task_template = Some(template);
-        let opts = UpdateServiceOptionsBuilder::default()
-            .version(version as i32)
-            .build();
-        self.docker
-            .update_service(id, spec, opts, None)
-            .await
-            .map_err(|e| engine_err(&format!("update service {id}"), e))?;
-        Ok(())
+        self.update_spec(id, "update", |spec| {
+            let mut template = spec.task_template.take().unwrap_or_default();
+            template.force_update = Some(template.force_update.unwrap_or(0) + 1);
+            spec.task_template = Some(template);
+        })
+        .await
     }
 
     /// One sample of a container's CPU and memory use (takes about a second:

@@ -20,7 +20,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::docker::TaskInfo;
 use crate::error::Result;
-use crate::runtime::{Runtime, probe};
+use crate::runtime::{Runtime, probe, short};
 use crate::store::{self, App, Checks, Probe, Release, Store};
 
 #[derive(Default)]
@@ -334,10 +334,6 @@ async fn check_app(
         .await;
     }
     tasks.into_iter().map(|(t, ..)| t.id).collect()
-}
-
-fn short(id: &str) -> &str {
-    id.get(..12).unwrap_or(id)
 }
 
 /// Runs a round every `health_check_interval_s` until `stop`.

@@ -1236,7 +1236,8 @@ impl NodeAddrs {
 /// tasks meant to run (or still running) with their node addresses.
 pub type Processes = Vec<(String, u64, Vec<(TaskInfo, String)>)>;
 
-fn short(id: &str) -> &str {
+/// The first 12 characters of a Docker id, as `docker` shows them.
+pub(crate) fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
@@ -1272,7 +1273,7 @@ pub async fn probe(addr: &str, port: u16, checks: &Checks) -> std::result::Resul
 
 /// "timed out" or the innermost cause ("connection reset by peer"), which
 /// says more than reqwest's outer "error sending request".
-fn error_chain(e: &reqwest::Error) -> String {
+pub(crate) fn error_chain(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "timed out".into();
     }

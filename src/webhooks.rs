@@ -209,11 +209,7 @@ fn error_text(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "no answer in 10s".into();
     }
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
+    crate::runtime::error_chain(e)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::State;
 use crate::health::Figures as HealthFigures;
+use crate::router::metrics::escape;
 use crate::store::{BUILD_BUCKETS, Figures};
 
 pub async fn metrics(S(state): S<State>) -> Response {
@@ -31,13 +32,6 @@ pub async fn metrics(S(state): S<State>) -> Response {
         .into_response()
 }
 
-/// A label value with `\`, `"` and newlines escaped.
-fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 fn head(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
@@ -50,7 +44,7 @@ fn render_health(h: &std::collections::BTreeMap<String, HealthFigures>, out: &mu
         "Health probes of live web tasks, by app and result.",
     );
     for (app, f) in h {
-        let app = esc(app);
+        let app = escape(app);
         let _ = writeln!(
             out,
             "skypanel_health_probes_total{{app=\"{app}\",result=\"ok\"}} {}",
@@ -72,7 +66,7 @@ fn render_health(h: &std::collections::BTreeMap<String, HealthFigures>, out: &mu
         let _ = writeln!(
             out,
             "skypanel_health_replacements_total{{app=\"{}\"}} {}",
-            esc(app),
+            escape(app),
             f.replaced
         );
     }
@@ -170,9 +164,9 @@ fn render(f: &Figures, out: &mut String) {
             let _ = writeln!(
                 out,
                 "{name}{{node=\"{}\",role=\"{}\",availability=\"{}\"}} {v}",
-                esc(&n.hostname),
-                esc(&n.role),
-                esc(&n.availability)
+                escape(&n.hostname),
+                escape(&n.role),
+                escape(&n.availability)
             );
         }
     }

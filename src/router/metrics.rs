@@ -240,7 +240,7 @@ pub fn render<'a>(all: impl Iterator<Item = &'a Metrics>, out: &mut String) {
 }
 
 /// A label value with `\`, `"` and newlines escaped.
-fn escape(v: &str) -> String {
+pub(crate) fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
