@@ -37,8 +37,14 @@ _skypanel() {
             skypanel,billing)
                 cmd="skypanel__subcmd__billing"
                 ;;
+            skypanel,billing:statement)
+                cmd="skypanel__subcmd__billing:statement"
+                ;;
             skypanel,billing:transactions)
                 cmd="skypanel__subcmd__billing:transactions"
+                ;;
+            skypanel,billing:usage)
+                cmd="skypanel__subcmd__billing:usage"
                 ;;
             skypanel,builder:set)
                 cmd="skypanel__subcmd__builder:set"
@@ -208,6 +214,9 @@ _skypanel() {
             skypanel__subcmd__admin,billing:debit)
                 cmd="skypanel__subcmd__admin__subcmd__billing:debit"
                 ;;
+            skypanel__subcmd__admin,billing:run)
+                cmd="skypanel__subcmd__admin__subcmd__billing:run"
+                ;;
             skypanel__subcmd__admin,events)
                 cmd="skypanel__subcmd__admin__subcmd__events"
                 ;;
@@ -272,7 +281,7 @@ _skypanel() {
 
     case "${cmd}" in
         skypanel)
-            opts="-h -V --help --version login logout whoami daemon apps apps:create apps:info apps:destroy config config:get config:set config:unset deploy releases releases:rollback ps apps:stats ps:scale ps:restart ps:stop ps:start checks checks:set checks:disable checks:history builds builds:output builds:cancel builder:set repo:purge-cache git:set git:remote git-credential git-hook domains domains:add domains:remove certs certs:add certs:auto certs:remove certs:redirect maintenance maintenance:on maintenance:off logs orgs orgs:create orgs:members orgs:members:add orgs:members:remove orgs:webhooks orgs:webhooks:add orgs:webhooks:remove billing billing:transactions tokens tokens:create tokens:revoke plans admin completions"
+            opts="-h -V --help --version login logout whoami daemon apps apps:create apps:info apps:destroy config config:get config:set config:unset deploy releases releases:rollback ps apps:stats ps:scale ps:restart ps:stop ps:start checks checks:set checks:disable checks:history builds builds:output builds:cancel builder:set repo:purge-cache git:set git:remote git-credential git-hook domains domains:add domains:remove certs certs:add certs:auto certs:remove certs:redirect maintenance maintenance:on maintenance:off logs orgs orgs:create orgs:members orgs:members:add orgs:members:remove orgs:webhooks orgs:webhooks:add orgs:webhooks:remove billing billing:transactions billing:usage billing:statement tokens tokens:create tokens:revoke plans admin completions"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -286,7 +295,7 @@ _skypanel() {
             return 0
             ;;
         skypanel__subcmd__admin)
-            opts="-h --help init users users:create orgs billing:credit billing:debit plans:create plans:update plans:remove nodes nodes:info nodes:drain nodes:activate nodes:remove nodes:join-command events reconcile settings settings:get settings:set settings:unset"
+            opts="-h --help init users users:create orgs billing:credit billing:debit billing:run plans:create plans:update plans:remove nodes nodes:info nodes:drain nodes:activate nodes:remove nodes:join-command events reconcile settings settings:get settings:set settings:unset"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -341,6 +350,24 @@ _skypanel() {
                     return 0
                     ;;
                 --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__admin__subcmd__billing:run)
+            opts="-h --until --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --until)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -829,6 +856,32 @@ _skypanel() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        skypanel__subcmd__billing:statement)
+            opts="-o -h --org --month --json --csv --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --org)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --month)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         skypanel__subcmd__billing:transactions)
             opts="-o -h --org --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -841,6 +894,40 @@ _skypanel() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        skypanel__subcmd__billing:usage)
+            opts="-o -h --org --from --to --by --json --csv --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --org)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --by)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1248,7 +1335,7 @@ _skypanel() {
             return 0
             ;;
         skypanel__subcmd__daemon)
-            opts="-h --listen --http-listen --https-listen --router-threads --data-dir --log-format --log-level --help"
+            opts="-h --listen --http-listen --https-listen --router-threads --data-dir --log-format --log-level --clock-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1279,6 +1366,10 @@ _skypanel() {
                     return 0
                     ;;
                 --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clock-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -165,6 +165,79 @@ pub struct Billing {
     pub runway_hours: Option<f64>,
     /// active or suspended.
     pub status: String,
+    pub suspended_at: Option<String>,
+    /// Metered since the last billed hour, not yet taken from the balance.
+    pub unbilled: String,
+    pub unbilled_replica_minutes: i64,
+    /// Every hour before this is billed.
+    pub billed_until: Option<String>,
+}
+
+/// `billing:usage`: billed usage grouped by app, hour or day.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Usage {
+    pub org: String,
+    pub currency: String,
+    pub from: String,
+    pub to: String,
+    /// app, hour or day.
+    pub by: String,
+    pub lines: Vec<UsageLine>,
+    pub replica_minutes: i64,
+    pub total: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UsageLine {
+    /// The app, the hour (RFC 3339) or the day (YYYY-MM-DD).
+    pub key: String,
+    /// The plans billed in the line.
+    pub plans: Vec<String>,
+    pub hours: i64,
+    pub replica_minutes: i64,
+    pub cost: String,
+}
+
+/// `billing:statement`: a month of an org's wallet.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Statement {
+    pub org: String,
+    pub currency: String,
+    /// YYYY-MM.
+    pub month: String,
+    pub from: String,
+    pub to: String,
+    pub opening_balance: String,
+    pub credits: String,
+    pub debits: String,
+    pub usage: String,
+    pub closing_balance: String,
+    /// Usage per app.
+    pub apps: Vec<UsageLine>,
+    /// Credits and debits, oldest first.
+    pub entries: Vec<Transaction>,
+}
+
+/// `admin billing:run`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct BillingRun {
+    /// Bill hours that end by this time (RFC 3339 or 2026-11-24T10:00Z); now when absent.
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BillingRunReport {
+    /// The hours billed (their starts).
+    pub hours: Vec<String>,
+    pub apps: usize,
+    pub billed: String,
+    pub currency: String,
+    /// Every hour before this is billed.
+    pub billed_until: Option<String>,
+    /// How long billing the hours took.
+    pub ms: f64,
+    pub suspended: Vec<String>,
+    pub resumed: Vec<String>,
 }
 
 /// `admin orgs`: every org with its wallet.

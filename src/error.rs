@@ -21,6 +21,9 @@ pub enum Error {
     /// No caller could be established.
     #[error("{0}")]
     Unauthorized(String),
+    /// The org is suspended for want of funds (billing).
+    #[error("{0}")]
+    Suspended(String),
     /// Anything else: a bug or a broken environment.
     #[error("{0}")]
     Internal(String),
@@ -34,6 +37,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Forbidden(_) => "forbidden",
             Error::Unauthorized(_) => "unauthorized",
+            Error::Suspended(_) => "suspended",
             Error::Internal(_) => "internal",
         }
     }

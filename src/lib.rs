@@ -5,6 +5,7 @@
 pub mod acme;
 pub mod api;
 pub mod artifacts;
+pub mod billing;
 pub mod build;
 pub mod cli;
 pub mod crypto;
@@ -113,7 +114,10 @@ pub(crate) fn daemon_main(args: cli::DaemonArgs) -> anyhow::Result<()> {
             println!("skypanel router listening on https://{}", r.local_addr()?);
         }
         std::io::stdout().flush()?;
-        let state = daemon::State::new(store, data_dir)?;
+        let mut state = daemon::State::new(store, data_dir)?;
+        if let Some(f) = args.clock_file {
+            state.billing = billing::Billing::new(billing::Clock::from_file(f));
+        }
         daemon::serve(listener, router, state, shutdown_signal()).await?;
         Ok(())
     })

@@ -788,11 +788,18 @@ impl Runtime {
             .read(move |db| Ok((db.live_release(id)?, db.formation(&db.app_by_id(id)?)?)))
             .await?;
         let a = app.clone();
-        self.store.write(move |db| db.set_stopped(&a, stop)).await?;
+        // Stopped by its users or suspended: zero either way.
+        let zero = self
+            .store
+            .write(move |db| {
+                db.set_stopped(&a, stop)?;
+                db.stopped(&a)
+            })
+            .await?;
         self.routes_changed.notify_one();
         let Some(live) = live else { return Ok(()) };
         let mut target = formation.clone();
-        if stop {
+        if zero {
             target.values_mut().for_each(|n| *n = 0);
         }
         self.scale_locked(app, &live, &target).await?;
@@ -804,6 +811,30 @@ impl Runtime {
         )
         .await;
         Ok(())
+    }
+
+    /// Scales the live release to what the app should run now: zero when it
+    /// is stopped or its org suspended, else its formation (billing's
+    /// suspend and resume). Scaling up goes through the usual path: the
+    /// router takes a new task only once it answers.
+    pub async fn apply_stopped(&self, app: &App) -> Result<()> {
+        let lock = self.app_lock(app.id);
+        let _guard = lock.lock().await;
+        let id = app.id;
+        let (live, mut target, stopped) = self
+            .store
+            .read(move |db| {
+                let app = db.app_by_id(id)?;
+                Ok((db.live_release(id)?, db.formation(&app)?, db.stopped(&app)?))
+            })
+            .await?;
+        let Some(live) = live else { return Ok(()) };
+        if stopped {
+            target.values_mut().for_each(|n| *n = 0);
+        }
+        let r = self.scale_locked(app, &live, &target).await;
+        self.routes_changed.notify_one();
+        r
     }
 
     /// Waits until `count` web tasks run and each passes the checks. The error

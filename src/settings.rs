@@ -30,6 +30,8 @@ pub enum Kind {
         unit_name: &'static str,
         max: i64,
     },
+    /// An amount of money (may be negative), stored canonical.
+    Money,
 }
 
 impl Kind {
@@ -48,6 +50,7 @@ impl Kind {
             Kind::Period { unit_name, max, .. } => {
                 format!("a number of {unit_name} from 1 to {max}, or a duration like 12h or 30m")
             }
+            Kind::Money => "an amount like 0, 5.00 or -10.00 (at most 6 decimals)".into(),
         }
     }
 }
@@ -397,6 +400,27 @@ pub const DEFS: &[Def] = &[
         "The currency wallets, prices and statements are shown in (a label; amounts are not converted).",
     ),
     def(
+        "billing_suspend_threshold",
+        "billing",
+        Kind::Money,
+        "0.00",
+        "An org whose balance falls to or below this is suspended: its apps scale to zero until a credit lifts it above.",
+    ),
+    def(
+        "billing_low_balance_hours",
+        "billing",
+        Kind::Int { min: 0, max: 8760 },
+        "24",
+        "Raise a low-balance alert (event and billing webhook) when an org's runway drops below this many hours (0: never).",
+    ),
+    def(
+        "billing_max_catchup_hours",
+        "billing",
+        Kind::Int { min: 0, max: 8760 },
+        "72",
+        "Hours missed while the daemon was down are billed on restart, at most this many (from the replicas last seen).",
+    ),
+    def(
         "health_check_interval_s",
         "health",
         Kind::Int { min: 1, max: 3600 },
@@ -494,6 +518,9 @@ pub fn normalize(def: &Def, value: &str) -> Result<String> {
             Some(c) => c.to_string(),
             None => return Err(bad()),
         },
+        Kind::Money => crate::units::Money::parse(def.key, v)
+            .map_err(|_| bad())?
+            .format(6),
         Kind::Text => {
             if v.chars().any(char::is_control) || v.len() > 4096 {
                 return Err(bad());

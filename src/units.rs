@@ -149,6 +149,109 @@ pub fn format_memory(mb: i64) -> String {
     }
 }
 
+/// Days since 1970-01-01 of a (proleptic Gregorian) date.
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Year, month, day, hour and minute (UTC) of unix seconds.
+pub fn civil(t: i64) -> (i64, i64, i64, i64, i64) {
+    let secs = t.rem_euclid(86_400);
+    let z = t.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, secs / 3600, secs % 3600 / 60)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    let next = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    days_from_civil(next.0, next.1, 1) - days_from_civil(y, m, 1)
+}
+
+fn digits(s: &str, n: usize) -> Option<i64> {
+    (s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+/// A UTC time as a user types it: `2026-11-24`, `2026-11-24T10:00Z`,
+/// `2026-11-24T10:00:00Z` (a space for the T and no Z work too).
+pub fn parse_utc(what: &str, s: &str) -> Result<i64> {
+    let bad = || {
+        invalid(format!(
+            "{what} \"{}\" is not a date or time: write 2026-11-24 or 2026-11-24T10:00Z (UTC)",
+            crate::validate::printable(s)
+        ))
+    };
+    let t = s.trim();
+    let t = t
+        .strip_suffix('Z')
+        .or_else(|| t.strip_suffix('z'))
+        .unwrap_or(t);
+    let (date, time) = match t.split_once(['T', 't', ' ']) {
+        Some((d, tm)) => (d, Some(tm)),
+        None => (t, None),
+    };
+    let mut parts = date.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let (y, m, d) = match (digits(y, 4), digits(m, 2), digits(d, 2)) {
+        (Some(y), Some(m), Some(d)) => (y, m, d),
+        _ => return Err(bad()),
+    };
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return Err(bad());
+    }
+    let mut secs = 0;
+    if let Some(tm) = time {
+        let f: Vec<&str> = tm.split(':').collect();
+        let (h, mi, se) = match f.as_slice() {
+            [h, mi] => (digits(h, 2), digits(mi, 2), Some(0)),
+            [h, mi, se] => (digits(h, 2), digits(mi, 2), digits(se, 2)),
+            _ => return Err(bad()),
+        };
+        match (h, mi, se) {
+            (Some(h), Some(mi), Some(se)) if h < 24 && mi < 60 && se < 60 => {
+                secs = h * 3600 + mi * 60 + se
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(days_from_civil(y, m, d) * 86_400 + secs)
+}
+
+/// `2026-11` → the month's first second and the next month's (UTC).
+pub fn parse_month(s: &str) -> Result<(i64, i64)> {
+    let bad = || {
+        invalid(format!(
+            "month \"{}\" is not a month: write it as YYYY-MM, like 2026-11",
+            crate::validate::printable(s)
+        ))
+    };
+    let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
+    let (y, m) = match (digits(y, 4), digits(m, 2)) {
+        (Some(y), Some(m)) if (1..=12).contains(&m) => (y, m),
+        _ => return Err(bad()),
+    };
+    let start = days_from_civil(y, m, 1) * 86_400;
+    Ok((start, start + days_in_month(y, m) * 86_400))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +293,45 @@ mod tests {
         }
         assert_eq!(format_memory(1024), "1G");
         assert_eq!(format_memory(512), "512M");
+    }
+
+    #[test]
+    fn civil_dates_round_trip_and_parse() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(
+            parse_utc("t", "2026-11-24T10:00Z").expect("parses"),
+            1_795_514_400
+        );
+        assert_eq!(civil(1_795_514_400), (2026, 11, 24, 10, 0));
+        assert_eq!(parse_utc("t", "2024-02-29").expect("parses") % 86_400, 0);
+        for t in [0i64, 951_782_400, 1_709_164_800, 4_102_444_799, -86_400] {
+            let (y, m, d, h, mi) = civil(t);
+            assert_eq!(
+                days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60,
+                t - t.rem_euclid(60)
+            );
+        }
+        for bad in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-11-24T24:00Z",
+            "24/11/2026",
+            "",
+            "2026-11-24T10",
+        ] {
+            assert!(parse_utc("--from", bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_month("2026-12").expect("parses").1,
+            parse_utc("t", "2027-01-01").expect("parses")
+        );
+        assert_eq!(
+            parse_month("2026-02").expect("parses").1 - parse_month("2026-02").expect("parses").0,
+            28 * 86_400
+        );
+        for bad in ["2026-13", "2026-1", "202611", "2026-00", "nov"] {
+            let e = parse_month(bad).expect_err("bad month").to_string();
+            assert!(e.contains("YYYY-MM"), "{e}");
+        }
     }
 }

@@ -277,6 +277,11 @@ fn request(w: &World, route: &str, method: &str, who: Who) -> (String, Option<Va
             None,
             Class::OrgRead,
         ),
+        ("GET", "/api/v1/orgs/{org}/billing/usage")
+        | ("GET", "/api/v1/orgs/{org}/billing/statement") => {
+            (route.replace("{org}", org), None, Class::OrgRead)
+        }
+        ("POST", "/api/v1/admin/billing/run") => (route.into(), Some(json!({})), Class::AdminOnly),
         ("POST", "/api/v1/admin/orgs/{org}/credits")
         | ("POST", "/api/v1/admin/orgs/{org}/debits") => (
             route.replace("{org}", org),

@@ -111,6 +111,7 @@ pub async fn dispatch(cmd: AdminCommand) -> Result<()> {
         A::Orgs(j) => super::billing::admin_orgs(j).await,
         A::BillingCredit(a) => super::billing::credit(a).await,
         A::BillingDebit(a) => super::billing::debit(a).await,
+        A::BillingRun(a) => super::billing::run(a).await,
         A::PlansCreate(a) => create_plan(a).await,
         A::PlansUpdate(a) => update_plan(a).await,
         A::PlansRemove(a) => remove_plan(a).await,

@@ -36,7 +36,18 @@ pub async fn billing(a: OrgArgs) -> Result<()> {
         Some(h) => println!("Runway:    {h:.1} hours ({:.1} days)", h / 24.0),
         None => println!("Runway:    unlimited (nothing billed now)"),
     }
-    println!("Status:    {}", b.status);
+    match &b.suspended_at {
+        Some(at) => println!(
+            "Status:    suspended since {at}: apps are scaled to zero until an admin adds credit"
+        ),
+        None => println!("Status:    {}", b.status),
+    }
+    println!(
+        "Unbilled:  {} {c} ({} replica-minutes since {})",
+        b.unbilled,
+        b.unbilled_replica_minutes,
+        b.billed_until.as_deref().unwrap_or("the first sample")
+    );
     Ok(())
 }
 
@@ -136,5 +147,272 @@ pub async fn admin_orgs(j: JsonFlag) -> Result<()> {
             ]
         }),
     );
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct UsageArgs {
+    #[arg(short = 'o', long = "org")]
+    pub org: String,
+    /// From this day or time (UTC; default: the start of this month)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Up to this day (included) or time (UTC; default: now)
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Group by app, hour or day
+    #[arg(long, default_value = "app")]
+    pub by: String,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    /// Print CSV
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+}
+
+fn query(pairs: &[(&str, Option<&str>)]) -> String {
+    let q: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", seg(v))))
+        .collect();
+    if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    }
+}
+
+/// One CSV field, quoted when it needs to be.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_row<S: AsRef<str>>(fields: impl IntoIterator<Item = S>) {
+    let f: Vec<String> = fields.into_iter().map(|s| csv_field(s.as_ref())).collect();
+    println!("{}", f.join(","));
+}
+
+pub async fn usage(a: UsageArgs) -> Result<()> {
+    let path = format!(
+        "/orgs/{}/billing/usage{}",
+        seg(&a.org),
+        query(&[
+            ("from", a.from.as_deref()),
+            ("to", a.to.as_deref()),
+            ("by", Some(&a.by)),
+        ])
+    );
+    let u: api::Usage = Client::from_login()?.get(&path).await?;
+    if a.json.json {
+        return output::json(&u);
+    }
+    if a.csv {
+        csv_row([
+            u.by.as_str(),
+            "plans",
+            "hours",
+            "replica_minutes",
+            "cost",
+            "currency",
+        ]);
+        for l in &u.lines {
+            csv_row([
+                l.key.clone(),
+                l.plans.join(" "),
+                l.hours.to_string(),
+                l.replica_minutes.to_string(),
+                l.cost.clone(),
+                u.currency.clone(),
+            ]);
+        }
+        return Ok(());
+    }
+    println!("=== {} usage from {} to {}", u.org, u.from, u.to);
+    if u.lines.is_empty() {
+        println!("Nothing was billed in this window.");
+        return Ok(());
+    }
+    output::table(
+        [u.by.as_str(), "plans", "hours", "replica-minutes", "cost"],
+        u.lines.iter().map(|l| {
+            [
+                l.key.clone(),
+                l.plans.join(", "),
+                l.hours.to_string(),
+                l.replica_minutes.to_string(),
+                format!("{} {}", l.cost, u.currency),
+            ]
+        }),
+    );
+    println!(
+        "Total: {} {} ({} replica-minutes)",
+        u.total, u.currency, u.replica_minutes
+    );
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct StatementArgs {
+    #[arg(short = 'o', long = "org")]
+    pub org: String,
+    /// The month, as YYYY-MM (default: this month)
+    #[arg(long)]
+    pub month: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    /// Print CSV: one line per app and per credit or debit
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+}
+
+pub async fn statement(a: StatementArgs) -> Result<()> {
+    let path = format!(
+        "/orgs/{}/billing/statement{}",
+        seg(&a.org),
+        query(&[("month", a.month.as_deref())])
+    );
+    let s: api::Statement = Client::from_login()?.get(&path).await?;
+    if a.json.json {
+        return output::json(&s);
+    }
+    let c = &s.currency;
+    if a.csv {
+        csv_row([
+            "kind",
+            "item",
+            "time",
+            "replica_minutes",
+            "amount",
+            "currency",
+        ]);
+        csv_row([
+            "opening_balance",
+            "",
+            s.from.as_str(),
+            "",
+            s.opening_balance.as_str(),
+            c,
+        ]);
+        for l in &s.apps {
+            let amount = format!("-{}", l.cost);
+            csv_row([
+                "usage",
+                l.key.as_str(),
+                "",
+                &l.replica_minutes.to_string(),
+                if l.cost.trim_start_matches(['0', '.']).is_empty() {
+                    l.cost.as_str()
+                } else {
+                    amount.as_str()
+                },
+                c,
+            ]);
+        }
+        for e in &s.entries {
+            csv_row([
+                e.kind.as_str(),
+                e.note.as_str(),
+                e.at.as_str(),
+                "",
+                e.amount.as_str(),
+                c,
+            ]);
+        }
+        csv_row([
+            "closing_balance",
+            "",
+            s.to.as_str(),
+            "",
+            s.closing_balance.as_str(),
+            c,
+        ]);
+        return Ok(());
+    }
+    println!(
+        "=== {} statement for {} ({} to {})",
+        s.org, s.month, s.from, s.to
+    );
+    println!("Opening balance:  {} {c}", s.opening_balance);
+    println!("Credits:         +{} {c}", s.credits);
+    println!("Debits:          -{} {c}", s.debits);
+    println!("Usage:           -{} {c}", s.usage);
+    println!("Closing balance:  {} {c}", s.closing_balance);
+    if !s.apps.is_empty() {
+        println!();
+        output::table(
+            ["app", "plans", "hours", "replica-minutes", "cost"],
+            s.apps.iter().map(|l| {
+                [
+                    l.key.clone(),
+                    l.plans.join(", "),
+                    l.hours.to_string(),
+                    l.replica_minutes.to_string(),
+                    format!("{} {c}", l.cost),
+                ]
+            }),
+        );
+    }
+    if !s.entries.is_empty() {
+        println!();
+        output::table(
+            ["time", "kind", "amount", "by", "note"],
+            s.entries.iter().map(|t| {
+                [
+                    t.at.clone(),
+                    t.kind.clone(),
+                    t.amount.clone(),
+                    opt(&t.by),
+                    t.note.clone(),
+                ]
+            }),
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Bill only hours that ended by this time (UTC, like 2026-11-24T10:00Z; default: now)
+    #[arg(long)]
+    pub until: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+pub async fn run(a: RunArgs) -> Result<()> {
+    let r: api::BillingRunReport = Client::from_login()?
+        .post("/admin/billing/run", &api::BillingRun { until: a.until })
+        .await?;
+    if a.json.json {
+        return output::json(&r);
+    }
+    if r.hours.is_empty() {
+        println!(
+            "No hour to bill: every hour before {} is billed.",
+            r.billed_until.as_deref().unwrap_or("the first sample")
+        );
+    } else {
+        println!(
+            "Billed {} hour{} ({} to {}): {} app-hours, {} {} in {:.0} ms.",
+            r.hours.len(),
+            if r.hours.len() == 1 { "" } else { "s" },
+            r.hours[0],
+            r.billed_until.as_deref().unwrap_or("?"),
+            r.apps,
+            r.billed,
+            r.currency,
+            r.ms
+        );
+    }
+    for o in &r.suspended {
+        println!("Suspended {o}: its balance is at or below the threshold.");
+    }
+    for o in &r.resumed {
+        println!("Resumed {o}.");
+    }
     Ok(())
 }

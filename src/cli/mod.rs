@@ -221,6 +221,12 @@ pub enum Command {
     /// List an organization's credits, debits and usage charges
     #[command(name = "billing:transactions")]
     BillingTransactions(billing::OrgArgs),
+    /// Show billed usage by app, hour or day (--csv for a spreadsheet)
+    #[command(name = "billing:usage")]
+    BillingUsage(billing::UsageArgs),
+    /// A month's statement: opening and closing balance, credits, debits, usage per app
+    #[command(name = "billing:statement")]
+    BillingStatement(billing::StatementArgs),
 
     /// List your API tokens
     Tokens(JsonFlag),
@@ -264,6 +270,10 @@ pub struct DaemonArgs {
     /// Log level: error, warn, info, debug, trace
     #[arg(long, default_value = "info", env = "SKYPANEL_LOG")]
     pub log_level: tracing::Level,
+    /// Tests only: billing reads the time from this file (unix seconds or
+    /// 2026-11-24T10:00Z) and sweeps only at start and on `admin billing:run`.
+    #[arg(long, hide = true)]
+    pub clock_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -289,6 +299,9 @@ pub enum AdminCommand {
     /// Take money from an organization's wallet
     #[command(name = "billing:debit")]
     BillingDebit(billing::ChangeArgs),
+    /// Bill the hours that ended now (the daemon also does it by itself every hour)
+    #[command(name = "billing:run")]
+    BillingRun(billing::RunArgs),
     /// Add a plan
     #[command(name = "plans:create")]
     PlansCreate(admin::PlanCreateArgs),
@@ -437,6 +450,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         C::OrgsMembersRemove(a) => orgs::remove(a).await,
         C::Billing(a) => billing::billing(a).await,
         C::BillingTransactions(a) => billing::transactions(a).await,
+        C::BillingUsage(a) => billing::usage(a).await,
+        C::BillingStatement(a) => billing::statement(a).await,
         C::OrgsWebhooks(a) => orgs::webhooks(a).await,
         C::OrgsWebhooksAdd(a) => orgs::webhook_add(a).await,
         C::OrgsWebhooksRemove(a) => orgs::webhook_remove(a).await,

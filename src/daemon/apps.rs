@@ -103,6 +103,7 @@ pub async fn create(
         .write(move |db| {
             crate::validate::app_name(&req.name)?;
             let org_id = target_org(db, &caller, req.org.as_deref())?;
+            crate::billing::ensure_active(db, org_id)?;
             let plan_name = match req.plan {
                 Some(p) => p,
                 None => db.setting("default_plan")?,

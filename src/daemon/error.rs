@@ -21,6 +21,7 @@ pub fn status(e: &Error) -> StatusCode {
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Suspended(_) => StatusCode::PAYMENT_REQUIRED,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -233,6 +233,14 @@ pub async fn pre_receive(S(state): S<State>, headers: HeaderMap, body: Bytes) ->
         Ok(a) => a,
         Err(e) => return plain(StatusCode::NOT_FOUND, &e.to_string()),
     };
+    let org_id = app.org_id;
+    if let Err(e) = state
+        .store
+        .read(move |db| crate::billing::ensure_active(db, org_id))
+        .await
+    {
+        return plain(super::error_status(&e), &e.to_string());
+    }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let push = crate::build::Push {
         app,

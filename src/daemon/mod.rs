@@ -8,6 +8,7 @@ mod access;
 mod admin;
 mod apps;
 mod auth;
+mod billing;
 mod certs;
 mod domains;
 mod error;
@@ -56,6 +57,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/orgs/{org}/webhooks/{id}"),
     ("GET", "/api/v1/orgs/{org}/billing"),
     ("GET", "/api/v1/orgs/{org}/billing/transactions"),
+    ("GET", "/api/v1/orgs/{org}/billing/usage"),
+    ("GET", "/api/v1/orgs/{org}/billing/statement"),
     ("GET", "/api/v1/apps"),
     ("POST", "/api/v1/apps"),
     ("GET", "/api/v1/apps/{app}"),
@@ -101,6 +104,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/admin/orgs"),
     ("POST", "/api/v1/admin/orgs/{org}/credits"),
     ("POST", "/api/v1/admin/orgs/{org}/debits"),
+    ("POST", "/api/v1/admin/billing/run"),
     ("GET", "/api/v1/admin/nodes"),
     ("GET", "/api/v1/admin/nodes/{node}"),
     ("POST", "/api/v1/admin/nodes/{node}/drain"),
@@ -136,6 +140,7 @@ pub struct State {
     /// Wakes the log retention job (a retention setting changed).
     pub retention_wake: std::sync::Arc<tokio::sync::Notify>,
     pub health: std::sync::Arc<crate::health::Health>,
+    pub billing: std::sync::Arc<crate::billing::Billing>,
     /// When this daemon started (rates over windows it has not seen whole).
     pub started: Instant,
 }
@@ -177,6 +182,7 @@ impl State {
             closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
             retention_wake: Default::default(),
             health: crate::health::Health::new(),
+            billing: crate::billing::Billing::new(crate::billing::Clock::system()),
             started: Instant::now(),
         })
     }
@@ -211,14 +217,23 @@ pub fn router(state: State) -> Router {
             "/orgs/{org}/webhooks/{id}",
             axum::routing::delete(orgs::remove_webhook),
         )
-        .route("/orgs/{org}/billing", get(orgs::billing))
-        .route("/orgs/{org}/billing/transactions", get(orgs::transactions))
+        .route("/orgs/{org}/billing", get(billing::billing))
+        .route(
+            "/orgs/{org}/billing/transactions",
+            get(billing::transactions),
+        )
+        .route("/orgs/{org}/billing/usage", get(billing::usage))
+        .route("/orgs/{org}/billing/statement", get(billing::statement))
         .route(
             "/admin/orgs/{org}/credits",
-            axum::routing::post(orgs::credit),
+            axum::routing::post(billing::credit),
         )
-        .route("/admin/orgs/{org}/debits", axum::routing::post(orgs::debit))
-        .route("/admin/orgs", get(orgs::all))
+        .route(
+            "/admin/orgs/{org}/debits",
+            axum::routing::post(billing::debit),
+        )
+        .route("/admin/orgs", get(billing::all))
+        .route("/admin/billing/run", axum::routing::post(billing::run))
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{app}", get(apps::info).delete(apps::destroy))
         .route(
@@ -443,6 +458,11 @@ pub async fn serve(
         state.health.clone(),
         state.runtime.clone(),
         state.store.clone(),
+        stop_rx.clone(),
+    )));
+    router_tasks.push(tokio::spawn(crate::billing::run_loop(
+        state.billing.clone(),
+        state.runtime.clone(),
         stop_rx.clone(),
     )));
     runner.wake = state.jobs_wake.clone();

@@ -137,7 +137,14 @@ pub async fn deploy(
 ) -> R<(StatusCode, Json<api::Release>)> {
     let n = name.clone();
     let c = caller.clone();
-    let app = state.store.read(move |db| app_access(db, &c, &n)).await?;
+    let app = state
+        .store
+        .read(move |db| {
+            let app = app_access(db, &c, &n)?;
+            crate::billing::ensure_active(db, app.org_id)?;
+            Ok(app)
+        })
+        .await?;
     let process = req.process.unwrap_or_else(|| "web".into());
     process_name(&process)?;
     if req.image.trim().is_empty() || req.image.chars().any(char::is_whitespace) {
@@ -194,6 +201,7 @@ pub async fn rollback(
         .store
         .read(move |db| {
             let app = app_access(db, &caller, &n)?;
+            crate::billing::ensure_active(db, app.org_id)?;
             let live = db.live_release(app.id)?.ok_or_else(|| {
                 Error::Conflict(format!(
                     "{} has no live release to roll back from",
@@ -336,11 +344,21 @@ pub async fn scale(
     if changes.is_empty() {
         return Err(invalid("nothing to scale: give TYPE=COUNT, like web=2").into());
     }
+    let wanted = changes.clone();
     let (app, live, plan) = state
         .store
         .read(move |db| {
             let app = app_access(db, &caller, &name)?;
             let plan = db.plan_named(&app.plan)?;
+            let changes = wanted;
+            // Scaling down (or to the same count) is fine while suspended.
+            let now = db.formation(&app)?;
+            if changes
+                .iter()
+                .any(|(p, n)| *n > now.get(p).copied().unwrap_or(0))
+            {
+                crate::billing::ensure_active(db, app.org_id)?;
+            }
             Ok((app.clone(), db.live_release(app.id)?, plan))
         })
         .await?;
@@ -485,7 +503,14 @@ pub async fn restart(
 ) -> R<Json<api::Ps>> {
     let c = caller.clone();
     let n = name.clone();
-    let app = state.store.read(move |db| app_access(db, &c, &n)).await?;
+    let app = state
+        .store
+        .read(move |db| {
+            let app = app_access(db, &c, &n)?;
+            crate::billing::ensure_active(db, app.org_id)?;
+            Ok(app)
+        })
+        .await?;
     if let Some(p) = &req.process {
         process_name(p)?;
     }
@@ -496,7 +521,16 @@ pub async fn restart(
 async fn stop_or_start(state: State, caller: Caller, name: String, stop: bool) -> R<Json<api::Ps>> {
     let c = caller.clone();
     let n = name.clone();
-    let app = state.store.read(move |db| app_access(db, &c, &n)).await?;
+    let app = state
+        .store
+        .read(move |db| {
+            let app = app_access(db, &c, &n)?;
+            if !stop {
+                crate::billing::ensure_active(db, app.org_id)?;
+            }
+            Ok(app)
+        })
+        .await?;
     state.runtime.set_stopped(&app, stop).await?;
     ps(S(state), caller, Path(name)).await
 }

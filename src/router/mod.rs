@@ -26,6 +26,8 @@ use crate::store::Store;
 pub struct AppRoute {
     pub app: String,
     pub maintenance: bool,
+    /// The app's org is suspended: the suspended page.
+    pub suspended: bool,
     /// Plain-HTTP requests for a hostname with a certificate go to HTTPS.
     pub https_redirect: bool,
     pub backends: Vec<SocketAddr>,
@@ -93,6 +95,7 @@ impl Table {
                     Arc::new(AppRoute {
                         app: r.app.clone(),
                         maintenance: r.maintenance,
+                        suspended: r.suspended,
                         https_redirect: r.https_redirect,
                         backends: r.backends.clone(),
                         next: AtomicUsize::new(r.next.load(Ordering::Relaxed)),
@@ -242,6 +245,7 @@ impl Router {
             let route = Arc::new(AppRoute {
                 app: e.app.clone(),
                 maintenance: e.maintenance,
+                suspended: e.suspended,
                 https_redirect: e.https_redirect,
                 backends: addrs,
                 next: AtomicUsize::new(next),
@@ -263,6 +267,7 @@ impl Router {
                 Arc::new(AppRoute {
                     app: PANEL.to_string(),
                     maintenance: false,
+                    suspended: false,
                     https_redirect: true,
                     backends: vec![reach],
                     next: AtomicUsize::new(0),
@@ -478,6 +483,7 @@ mod tests {
         let r = AppRoute {
             app: "a".into(),
             maintenance: false,
+            suspended: false,
             https_redirect: true,
             backends: vec![
                 "127.0.0.1:1".parse().expect("a"),

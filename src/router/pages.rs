@@ -55,6 +55,18 @@ pub fn maintenance(app: &str) -> Response<Body> {
     r
 }
 
+/// The app's organization is suspended for want of funds: 402.
+pub fn suspended(app: &str) -> Response<Body> {
+    page(
+        StatusCode::PAYMENT_REQUIRED,
+        "App suspended",
+        &format!(
+            "The app {app} is suspended because its account has run out of credit. \
+             It comes back as soon as the account is topped up."
+        ),
+    )
+}
+
 pub fn bad_gateway(app: &str) -> Response<Body> {
     page(
         StatusCode::BAD_GATEWAY,

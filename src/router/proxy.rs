@@ -406,6 +406,9 @@ async fn answer(
             return (pages::redirect(loc), Some(route));
         }
     }
+    if route.suspended {
+        return (pages::suspended(&route.app), Some(route));
+    }
     if route.maintenance {
         return (pages::maintenance(&route.app), Some(route));
     }

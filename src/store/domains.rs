@@ -18,6 +18,8 @@ pub struct RouteEntry {
     pub app_id: i64,
     pub app: String,
     pub maintenance: bool,
+    /// The app's org is suspended (billing).
+    pub suspended: bool,
     pub https_redirect: bool,
     /// The version of the live release, if any.
     pub live: Option<i64>,
@@ -120,8 +122,9 @@ impl Db<'_> {
     pub fn route_entries(&self) -> Result<Vec<RouteEntry>> {
         let mut st = self.conn.prepare(
             "SELECT a.id, a.name, a.maintenance, a.https_redirect,
-                    (SELECT version FROM releases r WHERE r.app_id = a.id AND r.status = 'live')
-             FROM apps a ORDER BY a.id",
+                    (SELECT version FROM releases r WHERE r.app_id = a.id AND r.status = 'live'),
+                    o.suspended_at IS NOT NULL
+             FROM apps a JOIN orgs o ON o.id = a.org_id ORDER BY a.id",
         )?;
         let mut entries: Vec<RouteEntry> = st
             .query_map([], |r| {
@@ -131,6 +134,7 @@ impl Db<'_> {
                     maintenance: r.get(2)?,
                     https_redirect: r.get(3)?,
                     live: r.get(4)?,
+                    suspended: r.get(5)?,
                     domains: Vec::new(),
                 })
             })?

@@ -29,7 +29,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 pub use accounts::{Token, User};
 pub use apps::{App, ConfigChange};
-pub use billing::{Entry, MANUAL, manual_amount, note as ledger_note};
+pub use billing::{
+    Entry, HourUsage, MANUAL, OrgBilling, Progress, UsageRow, hour_label, manual_amount,
+    note as ledger_note,
+};
 pub use builds::{BUILDERS, Build, BuildCache, BuildRef};
 pub use certs::{AcmeClock, AcmeWork, Cert, CertFacts, acme_backoff};
 pub use domains::{Domain, RouteEntry};
@@ -61,6 +64,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0007_webhooks_health.sql"),
     ),
     ("0008_wallets", include_str!("migrations/0008_wallets.sql")),
+    ("0009_usage", include_str!("migrations/0009_usage.sql")),
 ];
 
 const KEY_CHECK: &str = "key_check";

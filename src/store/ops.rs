@@ -147,7 +147,18 @@ impl Db<'_> {
         Ok(rows)
     }
 
+    /// Whether the app should run no tasks: stopped by its users, or its
+    /// org is suspended (billing).
     pub fn stopped(&self, app: &App) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT a.stopped OR o.suspended_at IS NOT NULL FROM apps a JOIN orgs o ON o.id = a.org_id WHERE a.id = ?1",
+            [app.id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Whether the app's users stopped it (`ps:stop`).
+    pub fn user_stopped(&self, app: &App) -> Result<bool> {
         Ok(self
             .conn
             .query_row("SELECT stopped FROM apps WHERE id = ?1", [app.id], |r| {

@@ -41,6 +41,9 @@ pub struct Daemon {
     pub instance: String,
     child: Option<Child>,
     _swarm: SwarmGuard,
+    /// Extra `daemon` arguments and environment (kept across respawns).
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
 }
 
 /// Tests share one Swarm. Most share it freely; a test that changes the node
@@ -110,19 +113,21 @@ impl Daemon {
 
     /// `admin init`, then a daemon on 127.0.0.1:0.
     pub fn start() -> Daemon {
-        Daemon::start_with(SwarmGuard::Shared(
-            SWARM.read().unwrap_or_else(|p| p.into_inner()),
-        ))
+        Daemon::start_with(
+            SwarmGuard::Shared(SWARM.read().unwrap_or_else(|p| p.into_inner())),
+            None,
+        )
     }
 
     /// Like `start`, with no other test using the Swarm meanwhile.
     pub fn start_exclusive() -> Daemon {
-        Daemon::start_with(SwarmGuard::Exclusive(
-            SWARM.write().unwrap_or_else(|p| p.into_inner()),
-        ))
+        Daemon::start_with(
+            SwarmGuard::Exclusive(SWARM.write().unwrap_or_else(|p| p.into_inner())),
+            None,
+        )
     }
 
-    fn start_with(guard: SwarmGuard) -> Daemon {
+    fn start_with(guard: SwarmGuard, clock: Option<&str>) -> Daemon {
         tls_init();
         let dir = tempfile::tempdir().expect("tempdir");
         let out = clean_command(dir.path())
@@ -150,9 +155,43 @@ impl Daemon {
             instance,
             child: None,
             _swarm: guard,
+            args: Vec::new(),
+            env: Vec::new(),
         };
+        if let Some(at) = clock {
+            let file = d.dir.path().join("clock");
+            std::fs::write(&file, at).expect("write the clock");
+            d.args = vec!["--clock-file".into(), file.display().to_string()];
+        }
         d.spawn();
         d
+    }
+
+    /// Like `start`, with billing on a clock the test sets (`set_clock`),
+    /// starting at `at` (like 2026-11-02T10:00:05Z).
+    pub fn start_with_clock(at: &str) -> Daemon {
+        Daemon::start_with(
+            SwarmGuard::Shared(SWARM.read().unwrap_or_else(|p| p.into_inner())),
+            Some(at),
+        )
+    }
+
+    /// Moves the billing clock (see `start_with_clock`).
+    pub fn set_clock(&self, at: &str) {
+        std::fs::write(self.dir.path().join("clock"), at).expect("write the clock");
+    }
+
+    /// Waits (up to `secs`) for the daemon to exit by itself.
+    pub fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        for _ in 0..secs * 20 {
+            if let Some(st) = child.try_wait().expect("wait") {
+                return st;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("the daemon did not exit within {secs} s");
     }
 
     /// Starts the daemon process on the existing data dir.
@@ -174,6 +213,8 @@ impl Daemon {
                 "--data-dir",
             ])
             .arg(self.data_dir())
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
