@@ -236,6 +236,8 @@ pub struct BillingRunReport {
     pub billed_until: Option<String>,
     /// How long billing the hours took.
     pub ms: f64,
+    /// Of which dropping the samples billed a day ago.
+    pub prune_ms: f64,
     pub suspended: Vec<String>,
     pub resumed: Vec<String>,
 }

@@ -79,8 +79,10 @@ pub struct Swept {
     pub apps: usize,
     pub billed: Money,
     pub swept_until: Option<i64>,
-    /// How long billing the hours took.
+    /// How long billing the hours took (sampling and wallet checks aside).
     pub ms: f64,
+    /// Of which dropping samples billed a day ago.
+    pub prune_ms: f64,
     pub suspended: Vec<String>,
     pub resumed: Vec<String>,
 }
@@ -381,6 +383,9 @@ impl Billing {
     }
 }
 
+/// Rows (apps and plans) billed per transaction, about.
+const BATCH: usize = 500;
+
 /// Bills the closed hours before `until` that the samples cover. Returns
 /// what it did and the orgs it billed.
 fn sweep(store: &Store, until: i64, abort_after: Option<usize>) -> Result<(Swept, BTreeSet<i64>)> {
@@ -401,7 +406,17 @@ fn sweep(store: &Store, until: i64, abort_after: Option<usize>) -> Result<(Swept
     };
     let mut orgs_billed = 0;
     while hour < end {
+        let t = Instant::now();
         let rows = store.read_sync(|db| db.hour_usage(hour))?;
+        tracing::debug!(
+            hour,
+            meters = rows.len(),
+            ms = t.elapsed().as_millis() as u64,
+            "billing: hour added up"
+        );
+        // Whole orgs per transaction, about BATCH apps each (one org each
+        // under the test hook, so the abort falls between two commits).
+        let mut orgs: Vec<&[store::HourUsage]> = Vec::new();
         let mut i = 0;
         while i < rows.len() {
             let org = rows[i].org_id;
@@ -409,12 +424,31 @@ fn sweep(store: &Store, until: i64, abort_after: Option<usize>) -> Result<(Swept
             while j < rows.len() && rows[j].org_id == org {
                 j += 1;
             }
-            let chunk = &rows[i..j];
+            orgs.push(&rows[i..j]);
             i = j;
-            let (apps, billed) = store.write_sync(|db| db.bill_hour(hour, chunk))?;
-            if apps > 0 {
+        }
+        let mut k = 0;
+        while k < orgs.len() {
+            let mut n = 0;
+            let mut l = k;
+            while l < orgs.len() && (l == k || (n < BATCH && abort_after.is_none())) {
+                n += orgs[l].len();
+                l += 1;
+            }
+            let batch = &orgs[k..l];
+            k = l;
+            let billed = store.write_sync(|db| {
+                batch
+                    .iter()
+                    .map(|chunk| Ok((chunk[0].org_id, db.bill_hour(hour, chunk)?)))
+                    .collect::<Result<Vec<_>>>()
+            })?;
+            for (org, (apps, cost)) in billed {
+                if apps == 0 {
+                    continue;
+                }
                 out.apps += apps;
-                out.billed = Money(out.billed.0 + billed.0);
+                out.billed = Money(out.billed.0 + cost.0);
                 touched.insert(org);
                 orgs_billed += 1;
                 if abort_after.is_some_and(|n| orgs_billed >= n) {
@@ -423,14 +457,21 @@ fn sweep(store: &Store, until: i64, abort_after: Option<usize>) -> Result<(Swept
                 }
             }
         }
+        tracing::debug!(
+            hour,
+            ms = t.elapsed().as_millis() as u64,
+            "billing: hour billed"
+        );
         store.write_sync(|db| db.set_swept_until(hour + 3600))?;
         out.hours.push(hour);
         out.swept_until = Some(hour + 3600);
         hour += 3600;
     }
     if !out.hours.is_empty() {
-        // Billed samples are kept a day (for `billing` to show), then dropped.
+        // Billed samples are kept a day, then dropped.
+        let t = Instant::now();
         store.write_sync(|db| db.prune_samples((hour - 86_400).div_euclid(60)))?;
+        out.prune_ms = t.elapsed().as_secs_f64() * 1000.0;
     }
     Ok((out, touched))
 }

@@ -356,6 +356,7 @@ pub async fn run(
         currency,
         billed_until: out.swept_until.map(api::time),
         ms: out.ms,
+        prune_ms: out.prune_ms,
         suspended: out.suspended,
         resumed: out.resumed,
     }))

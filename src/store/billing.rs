@@ -33,10 +33,11 @@ impl Db<'_> {
         by: Option<&str>,
         now: i64,
     ) -> Result<i64> {
-        self.conn.execute(
-            "INSERT INTO ledger (org_id, at, kind, amount, note, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![org_id, now, kind, amount.0, note, by],
-        )?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO ledger (org_id, at, kind, amount, note, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![org_id, now, kind, amount.0, note, by])?;
         Ok(self.conn.last_insert_rowid())
     }
 
@@ -294,11 +295,14 @@ impl Db<'_> {
     /// app, plan and price (orgs that still exist), ordered by org.
     pub fn hour_usage(&self, hour: i64) -> Result<Vec<HourUsage>> {
         let m = hour.div_euclid(60);
+        // Add up the hour per meter first, then name the meters (10,000
+        // lookups instead of one per sample).
         let mut st = self.conn.prepare_cached(
-            "SELECT m.org_id, m.app_id, m.app, m.plan, m.price, SUM(s.replicas), SUM(s.replicas * m.price)
-             FROM usage_samples s JOIN meters m ON m.id = s.meter_id
-             WHERE s.minute >= ?1 AND s.minute < ?2 AND m.org_id IN (SELECT id FROM orgs)
-             GROUP BY s.meter_id",
+            "SELECT m.org_id, m.app_id, m.app, m.plan, m.price, s.rm, s.rm * m.price
+             FROM (SELECT meter_id, SUM(replicas) AS rm FROM usage_samples
+                   WHERE minute >= ?1 AND minute < ?2 GROUP BY meter_id) s
+             JOIN meters m ON m.id = s.meter_id
+             WHERE m.org_id IN (SELECT id FROM orgs)",
         )?;
         let rows: Vec<HourUsage> = st
             .query_map(params![m, m + 60], |r| {
@@ -351,11 +355,12 @@ impl Db<'_> {
             }
             let group = &rows[i..j];
             i = j;
-            let done: bool = self.conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM usage WHERE org_id = ?1 AND app_id = ?2 AND app = ?3 AND hour = ?4)",
-                params![org, app_id, app, hour],
-                |r| r.get(0),
-            )?;
+            let done: bool = self
+                .conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM usage WHERE org_id = ?1 AND app_id = ?2 AND app = ?3 AND hour = ?4)",
+                )?
+                .query_row(params![org, app_id, app, hour], |r| r.get(0))?;
             if done {
                 continue;
             }
