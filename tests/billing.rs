@@ -571,6 +571,10 @@ fn an_org_out_of_credit_is_suspended_and_a_credit_resumes_it() {
     let plan = create_plan(&d, "0.02");
     let app = create_app(&d, &ann, &org, &plan);
     let host = format!("{app}.localhost");
+    let free_org = unique("free");
+    d.cli(&ann).ok(&["orgs:create", &free_org]);
+    let free = create_plan(&d, "0");
+    create_app(&d, &ann, &free_org, &free);
     // 0.01 at 0.02 an hour: half an hour of runway, under the 24-hour alert.
     d.admin()
         .ok(&["admin", "billing:credit", "-o", &org, "0.01"]);
@@ -619,6 +623,17 @@ fn an_org_out_of_credit_is_suspended_and_a_credit_resumes_it() {
             "{args:?}: {err}"
         );
     }
+
+    // A push is refused before anything is built, the ref left alone.
+    let repo = crate::push::Repo::new(&[("Dockerfile", "FROM skypanel-test/web:1\n")]);
+    d.cli(&ann).cwd(repo.path()).ok(&["git:remote", "-a", &app]);
+    let (code, out) = repo.push(&d, Some(&ann), &["push", "skypanel", "main"]);
+    assert!(
+        code != 0 && out.contains(&format!("organization {org} is suspended")),
+        "{out}"
+    );
+    // An org with only free apps is never suspended, whatever its balance.
+    assert_eq!(billing(&d, &ann, &free_org)["status"], "active");
 
     // A credit above the threshold resumes the org and its formation.
     d.admin()
