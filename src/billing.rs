@@ -149,12 +149,8 @@ impl Billing {
     }
 
     /// Counts the running tasks of every app and process and stores them
-    /// for the current minute. Also keeps suspended apps at zero.
-    pub async fn sample(&self, rt: &Arc<Runtime>) -> Result<()> {
-        let _turn = self.turn.lock().await;
-        self.sample_locked(rt).await
-    }
-
+    /// for the current minute. Also keeps suspended apps at zero. The
+    /// caller holds `turn`.
     async fn sample_locked(&self, rt: &Arc<Runtime>) -> Result<()> {
         let minute = self.clock.now().div_euclid(60);
         let engine = rt.engine().await?;
@@ -189,14 +185,14 @@ impl Billing {
                 let by_name: HashMap<&str, &store::App> =
                     apps.iter().map(|a| (a.name.as_str(), a)).collect();
                 let mut seen = Vec::new();
-                let mut suspended = Vec::new();
+                let mut suspended = HashMap::new();
                 for ((app, process), n) in &running {
                     let Some(a) = by_name.get(app.as_str()) else {
                         continue;
                     };
                     seen.push((a.id, process.clone(), *n));
                     if db.org_billing(a.org_id)?.suspended_at.is_some() {
-                        suspended.push((*a).clone());
+                        suspended.insert(a.id, (*a).clone());
                     }
                 }
                 let gap = db.setting_i64("billing_max_catchup_hours")? * 60;
@@ -211,7 +207,7 @@ impl Billing {
             })
             .await?;
         tracing::debug!(minute, processes = seen, "billing sample");
-        for app in suspended {
+        for app in suspended.into_values() {
             // A rollout that raced the suspension: back to zero.
             if let Err(e) = rt.apply_stopped(&app).await {
                 tracing::warn!(app = %app.name, error = %e, "cannot keep a suspended app at zero");
@@ -416,17 +412,7 @@ fn sweep(store: &Store, until: i64, abort_after: Option<usize>) -> Result<(Swept
         );
         // Whole orgs per transaction, about BATCH apps each (one org each
         // under the test hook, so the abort falls between two commits).
-        let mut orgs: Vec<&[store::HourUsage]> = Vec::new();
-        let mut i = 0;
-        while i < rows.len() {
-            let org = rows[i].org_id;
-            let mut j = i;
-            while j < rows.len() && rows[j].org_id == org {
-                j += 1;
-            }
-            orgs.push(&rows[i..j]);
-            i = j;
-        }
+        let orgs: Vec<&[store::HourUsage]> = rows.chunk_by(|a, b| a.org_id == b.org_id).collect();
         let mut k = 0;
         while k < orgs.len() {
             let mut n = 0;

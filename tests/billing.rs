@@ -157,20 +157,7 @@ fn wallets_take_exact_credits_and_debits_from_admins_and_show_burn_and_runway() 
     assert!(err.contains("not found"), "{err}");
 
     // Burn: two replicas of a 0.0070/h plan cost 0.0140 an hour.
-    let plan = unique("small");
-    d.admin().ok(&[
-        "admin",
-        "plans:create",
-        &plan,
-        "--cpu",
-        "0.1",
-        "--memory",
-        "64M",
-        "--max-replicas",
-        "3",
-        "--price-hourly",
-        "0.0070",
-    ]);
+    let plan = create_plan(&d, "0.0070");
     let app = unique("metered");
     d.cli(&ann).ok(&[
         "apps:create",

@@ -304,7 +304,7 @@ pub async fn statement(a: StatementArgs) -> Result<()> {
                 l.key.as_str(),
                 "",
                 &l.replica_minutes.to_string(),
-                if l.cost.trim_start_matches(['0', '.']).is_empty() {
+                if l.cost == "0.00" {
                     l.cost.as_str()
                 } else {
                     amount.as_str()

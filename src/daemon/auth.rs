@@ -91,6 +91,14 @@ pub fn org_owner(db: &Db, caller: &Caller, name: &str) -> Result<Org> {
 }
 
 /// The app if it belongs to one of the caller's orgs (any app for admins).
+/// Like [`app_access`], for work that starts or grows tasks: refused
+/// (402) while the app's org is suspended for want of funds.
+pub fn active_app(db: &Db, caller: &Caller, name: &str) -> Result<App> {
+    let app = app_access(db, caller, name)?;
+    crate::billing::ensure_active(db, app.org_id)?;
+    Ok(app)
+}
+
 pub fn app_access(db: &Db, caller: &Caller, name: &str) -> Result<App> {
     let missing = || {
         Error::NotFound(format!(

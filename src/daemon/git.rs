@@ -229,18 +229,19 @@ pub async fn pre_receive(S(state): S<State>, headers: HeaderMap, body: Bytes) ->
         );
     };
     let id = auth.app_id;
-    let app = match state.store.read(move |db| db.app_by_id(id)).await {
-        Ok(a) => a,
-        Err(e) => return plain(StatusCode::NOT_FOUND, &e.to_string()),
-    };
-    let org_id = app.org_id;
-    if let Err(e) = state
+    // A suspended org's push is refused before anything is built.
+    let app = state
         .store
-        .read(move |db| crate::billing::ensure_active(db, org_id))
-        .await
-    {
-        return plain(super::error_status(&e), &e.to_string());
-    }
+        .read(move |db| {
+            let app = db.app_by_id(id)?;
+            crate::billing::ensure_active(db, app.org_id)?;
+            Ok(app)
+        })
+        .await;
+    let app = match app {
+        Ok(a) => a,
+        Err(e) => return plain(super::error_status(&e), &e.to_string()),
+    };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let push = crate::build::Push {
         app,

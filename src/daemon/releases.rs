@@ -7,7 +7,7 @@ use axum::extract::{Path, State as S};
 use axum::http::StatusCode;
 
 use super::State;
-use super::auth::{Caller, app_access};
+use super::auth::{Caller, active_app, app_access};
 use super::error::{ApiError, Body};
 use crate::api;
 use crate::error::{Error, Result, invalid};
@@ -137,14 +137,7 @@ pub async fn deploy(
 ) -> R<(StatusCode, Json<api::Release>)> {
     let n = name.clone();
     let c = caller.clone();
-    let app = state
-        .store
-        .read(move |db| {
-            let app = app_access(db, &c, &n)?;
-            crate::billing::ensure_active(db, app.org_id)?;
-            Ok(app)
-        })
-        .await?;
+    let app = state.store.read(move |db| active_app(db, &c, &n)).await?;
     let process = req.process.unwrap_or_else(|| "web".into());
     process_name(&process)?;
     if req.image.trim().is_empty() || req.image.chars().any(char::is_whitespace) {
@@ -200,8 +193,7 @@ pub async fn rollback(
     let target = state
         .store
         .read(move |db| {
-            let app = app_access(db, &caller, &n)?;
-            crate::billing::ensure_active(db, app.org_id)?;
+            let app = active_app(db, &caller, &n)?;
             let live = db.live_release(app.id)?.ok_or_else(|| {
                 Error::Conflict(format!(
                     "{} has no live release to roll back from",
@@ -503,14 +495,7 @@ pub async fn restart(
 ) -> R<Json<api::Ps>> {
     let c = caller.clone();
     let n = name.clone();
-    let app = state
-        .store
-        .read(move |db| {
-            let app = app_access(db, &c, &n)?;
-            crate::billing::ensure_active(db, app.org_id)?;
-            Ok(app)
-        })
-        .await?;
+    let app = state.store.read(move |db| active_app(db, &c, &n)).await?;
     if let Some(p) = &req.process {
         process_name(p)?;
     }
@@ -524,11 +509,11 @@ async fn stop_or_start(state: State, caller: Caller, name: String, stop: bool) -
     let app = state
         .store
         .read(move |db| {
-            let app = app_access(db, &c, &n)?;
-            if !stop {
-                crate::billing::ensure_active(db, app.org_id)?;
+            if stop {
+                app_access(db, &c, &n)
+            } else {
+                active_app(db, &c, &n)
             }
-            Ok(app)
         })
         .await?;
     state.runtime.set_stopped(&app, stop).await?;

@@ -296,15 +296,18 @@ impl Db<'_> {
     pub fn hour_usage(&self, hour: i64) -> Result<Vec<HourUsage>> {
         let m = hour.div_euclid(60);
         // Add up the hour per meter first, then name the meters (10,000
-        // lookups instead of one per sample).
+        // lookups instead of one per sample); meters that differ only by
+        // process are added together. Ordered by org, then app.
         let mut st = self.conn.prepare_cached(
-            "SELECT m.org_id, m.app_id, m.app, m.plan, m.price, s.rm, s.rm * m.price
+            "SELECT m.org_id, m.app_id, m.app, m.plan, m.price, SUM(s.rm), SUM(s.rm) * m.price
              FROM (SELECT meter_id, SUM(replicas) AS rm FROM usage_samples
                    WHERE minute >= ?1 AND minute < ?2 GROUP BY meter_id) s
              JOIN meters m ON m.id = s.meter_id
-             WHERE m.org_id IN (SELECT id FROM orgs)",
+             WHERE m.org_id IN (SELECT id FROM orgs)
+             GROUP BY m.org_id, m.app_id, m.app, m.plan, m.price
+             ORDER BY m.org_id, m.app_id, m.app, m.plan, m.price",
         )?;
-        let rows: Vec<HourUsage> = st
+        let rows = st
             .query_map(params![m, m + 60], |r| {
                 Ok(HourUsage {
                     org_id: r.get(0)?,
@@ -317,22 +320,7 @@ impl Db<'_> {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        // Meters differ by process too: add those of one app, plan and price.
-        let mut merged: std::collections::BTreeMap<(i64, i64, String, String, i64), HourUsage> =
-            Default::default();
-        for u in rows {
-            let k = (u.org_id, u.app_id, u.app.clone(), u.plan.clone(), u.price.0);
-            match merged.get_mut(&k) {
-                Some(m) => {
-                    m.replica_minutes += u.replica_minutes;
-                    m.cost_x60 += u.cost_x60;
-                }
-                None => {
-                    merged.insert(k, u);
-                }
-            }
-        }
-        Ok(merged.into_values().collect())
+        Ok(rows)
     }
 
     /// Bills one org's hour: for each app not billed for `hour` yet, its
@@ -342,19 +330,10 @@ impl Db<'_> {
     pub fn bill_hour(&self, hour: i64, rows: &[HourUsage]) -> Result<(usize, Money)> {
         let mut apps = 0;
         let mut total = Money(0);
-        let mut i = 0;
-        while i < rows.len() {
-            let (org, app_id, app) = (rows[i].org_id, rows[i].app_id, rows[i].app.clone());
-            let mut j = i;
-            while j < rows.len()
-                && rows[j].org_id == org
-                && rows[j].app_id == app_id
-                && rows[j].app == app
-            {
-                j += 1;
-            }
-            let group = &rows[i..j];
-            i = j;
+        for group in
+            rows.chunk_by(|a, b| (a.org_id, a.app_id, &a.app) == (b.org_id, b.app_id, &b.app))
+        {
+            let (org, app_id, app) = (group[0].org_id, group[0].app_id, &group[0].app);
             let done: bool = self
                 .conn
                 .prepare_cached(
@@ -529,7 +508,7 @@ impl Db<'_> {
 }
 
 /// `2026-11-24 10:00–11:00 UTC`.
-pub fn hour_label(hour: i64) -> String {
+fn hour_label(hour: i64) -> String {
     let (y, mo, d, h, _) = crate::units::civil(hour);
     format!("{y:04}-{mo:02}-{d:02} {h:02}:00–{:02}:00 UTC", (h + 1) % 24)
 }

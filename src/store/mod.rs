@@ -30,8 +30,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 pub use accounts::{Token, User};
 pub use apps::{App, ConfigChange};
 pub use billing::{
-    Entry, HourUsage, MANUAL, OrgBilling, Progress, UsageRow, hour_label, manual_amount,
-    note as ledger_note,
+    Entry, HourUsage, MANUAL, OrgBilling, Progress, UsageRow, manual_amount, note as ledger_note,
 };
 pub use builds::{BUILDERS, Build, BuildCache, BuildRef};
 pub use certs::{AcmeClock, AcmeWork, Cert, CertFacts, acme_backoff};
