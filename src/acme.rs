@@ -85,19 +85,15 @@ struct Config {
     enabled: bool,
 }
 
-async fn config(store: &Store) -> Result<Config> {
-    store
-        .read(|db| {
-            Ok(Config {
-                directory: db.setting("acme_directory_url")?,
-                ca_file: db.setting("acme_ca_file")?,
-                email: db.setting("acme_email")?,
-                renew_before_s: db.setting_i64("acme_renew_days")? * 86400,
-                panel_domain: db.setting("panel_domain")?,
-                enabled: db.setting("acme_enabled")? == "true",
-            })
-        })
-        .await
+fn config(s: &crate::settings::Snapshot) -> Config {
+    Config {
+        directory: s.acme_directory_url.clone(),
+        ca_file: s.acme_ca_file.clone(),
+        email: s.acme_email.clone(),
+        renew_before_s: s.acme_renew_days * 86400,
+        panel_domain: s.panel_domain.clone(),
+        enabled: s.acme_enabled,
+    }
 }
 
 fn acme_err(e: instant_acme::Error) -> Error {
@@ -292,8 +288,8 @@ async fn issue(acme: &Acme, store: &Store, c: &Config, work: &store::AcmeWork) -
 
 /// One pass: the panel's hostname queued when due, then every due hostname.
 /// Returns how many certificates changed.
-pub async fn run_once(acme: &Acme, store: &Store) -> Result<usize> {
-    let c = config(store).await?;
+pub async fn run_once(acme: &Acme, store: &Store, s: &crate::settings::Snapshot) -> Result<usize> {
+    let c = config(s);
     if c.enabled && !c.panel_domain.is_empty() {
         let panel = c.panel_domain.clone();
         store
@@ -319,12 +315,9 @@ pub async fn run_once(acme: &Acme, store: &Store) -> Result<usize> {
 }
 
 /// How long to sleep: until the next hostname falls due, at most `PERIOD`.
-async fn idle_for(store: &Store) -> Duration {
-    let next = async {
-        let renew = store.read(|db| db.setting_i64("acme_renew_days")).await? * 86400;
-        store.read(move |db| db.acme_next_due(renew)).await
-    };
-    match next.await {
+async fn idle_for(store: &Store, s: &crate::settings::Snapshot) -> Duration {
+    let renew = s.acme_renew_days * 86400;
+    match store.read(move |db| db.acme_next_due(renew)).await {
         Ok(Some(at)) => {
             let wait = (at - store::now()).max(1) as u64;
             PERIOD.min(Duration::from_secs(wait))
@@ -337,16 +330,18 @@ async fn idle_for(store: &Store) -> Duration {
 pub async fn run(
     acme: Arc<Acme>,
     store: Store,
-    runtime: Arc<crate::runtime::Runtime>,
+    routes_changed: Arc<tokio::sync::Notify>,
+    settings: crate::settings::Current,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        match run_once(&acme, &store).await {
+        let s = settings.get();
+        match run_once(&acme, &store, &s).await {
             Ok(0) => {}
-            Ok(_) => runtime.routes_changed.notify_one(),
+            Ok(_) => routes_changed.notify_one(),
             Err(e) => tracing::warn!(error = %e, "ACME run failed"),
         }
-        let idle = idle_for(&store).await;
+        let idle = idle_for(&store, &s).await;
         tokio::select! {
             _ = acme.wake.notified() => {}
             _ = tokio::time::sleep(idle) => {}

@@ -26,8 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
+use crate::api;
 use crate::docker;
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
@@ -282,78 +281,14 @@ impl Billing {
                     db.setting_i64("billing_low_balance_hours")?,
                     &db.org_billing(org_id)?,
                 );
-                let currency = db.setting("billing_currency")?;
-                let money = |m: Money| format!("{} {currency}", m.format(6));
                 let runway = (burn.0 > 0).then(|| balance.0 as f64 / burn.0 as f64);
-                match d.suspend {
-                    Some(true) => {
-                        db.set_suspended(org_id, Some(now))?;
-                        crate::webhooks::raise(
-                            db,
-                            Some((org_id, &org)),
-                            "warning",
-                            "billing_suspended",
-                            None,
-                            None,
-                            &format!(
-                                "organization {org} is suspended: its balance {} is at or below {}; its apps are scaled to zero until it is credited",
-                                money(balance),
-                                money(threshold)
-                            ),
-                            json!({"balance": balance.format(6), "threshold": threshold.format(6), "currency": currency}),
-                            now,
-                        )?;
-                    }
-                    Some(false) => {
-                        db.set_suspended(org_id, None)?;
-                        crate::webhooks::raise(
-                            db,
-                            Some((org_id, &org)),
-                            "info",
-                            "billing_resumed",
-                            None,
-                            None,
-                            &format!(
-                                "organization {org} is active again (balance {}); its apps scale back to their formations",
-                                money(balance)
-                            ),
-                            json!({"balance": balance.format(6), "currency": currency}),
-                            now,
-                        )?;
-                    }
-                    None => {}
-                }
-                match d.low {
-                    Some(true) => {
-                        db.set_low_balance(org_id, Some(now))?;
-                        let hours = db.setting_i64("billing_low_balance_hours")?;
-                        crate::webhooks::raise(
-                            db,
-                            Some((org_id, &org)),
-                            "warning",
-                            "billing_low_balance",
-                            None,
-                            None,
-                            &format!(
-                                "organization {org} has {} left, {:.1} hours at {} per hour (alert below {hours} hours)",
-                                money(balance),
-                                runway.unwrap_or(0.0).max(0.0),
-                                money(burn)
-                            ),
-                            json!({
-                                "balance": balance.format(6),
-                                "burn_hourly": burn.format(6),
-                                "runway_hours": runway,
-                                "currency": currency,
-                            }),
-                            now,
-                        )?;
-                    }
-                    Some(false) => {
-                        db.set_low_balance(org_id, None)?;
-                    }
-                    None => {}
-                }
+                let wallet = Wallet {
+                    balance,
+                    threshold,
+                    burn,
+                    runway,
+                };
+                record_decision(db, org_id, &org, &d, &wallet, now)?;
                 let apps = if d.suspend.is_some() {
                     db.apps_visible(None, Some(org_id))?
                 } else {
@@ -363,7 +298,7 @@ impl Billing {
             })
             .await?;
         if decision.low.is_some() || decision.suspend.is_some() {
-            rt.webhooks_wake.notify_one();
+            rt.events().queued();
         }
         let Some(suspend) = decision.suspend else {
             return Ok(None);
@@ -374,9 +309,116 @@ impl Billing {
                 tracing::error!(app = %app.name, error = %e, "billing: cannot scale the app");
             }
         }
-        rt.routes_changed.notify_one();
+        rt.routes_changed();
         Ok(Some((org, suspend)))
     }
+}
+
+/// What a sweep or a wallet change found, for the events it raises.
+struct Wallet {
+    balance: Money,
+    threshold: Money,
+    burn: Money,
+    /// Hours the balance lasts at the current burn (none when nothing burns).
+    runway: Option<f64>,
+}
+
+/// Stores a wallet decision (suspension, resume, the low-balance flag) and
+/// raises its events, in the caller's transaction.
+fn record_decision(
+    db: &Db,
+    org_id: i64,
+    org: &str,
+    d: &Decision,
+    w: &Wallet,
+    now: i64,
+) -> Result<()> {
+    let (balance, threshold, burn, runway) = (w.balance, w.threshold, w.burn, w.runway);
+    let currency = db.setting("billing_currency")?;
+    let money = |m: Money| format!("{} {currency}", m.format(6));
+    match d.suspend {
+        Some(true) => {
+            db.set_suspended(org_id, Some(now))?;
+            crate::webhooks::raise(
+                db,
+                Some((org_id, org)),
+                &crate::webhooks::Raised {
+                    level: "warning",
+                    kind: "billing_suspended",
+                    app: None,
+                    node: None,
+                    message: &format!(
+                        "organization {org} is suspended: its balance {} is at or below {}; its apps are scaled to zero until it is credited",
+                        money(balance),
+                        money(threshold)
+                    ),
+                },
+                api::event_data(&api::BillingSuspended {
+                    balance: balance.format(6),
+                    threshold: threshold.format(6),
+                    currency: currency.clone(),
+                }),
+                now,
+            )?;
+        }
+        Some(false) => {
+            db.set_suspended(org_id, None)?;
+            crate::webhooks::raise(
+                db,
+                Some((org_id, org)),
+                &crate::webhooks::Raised {
+                    level: "info",
+                    kind: "billing_resumed",
+                    app: None,
+                    node: None,
+                    message: &format!(
+                        "organization {org} is active again (balance {}); its apps scale back to their formations",
+                        money(balance)
+                    ),
+                },
+                api::event_data(&api::BillingResumed {
+                    balance: balance.format(6),
+                    currency: currency.clone(),
+                }),
+                now,
+            )?;
+        }
+        None => {}
+    }
+    match d.low {
+        Some(true) => {
+            db.set_low_balance(org_id, Some(now))?;
+            let hours = db.setting_i64("billing_low_balance_hours")?;
+            crate::webhooks::raise(
+                db,
+                Some((org_id, org)),
+                &crate::webhooks::Raised {
+                    level: "warning",
+                    kind: "billing_low_balance",
+                    app: None,
+                    node: None,
+                    message: &format!(
+                        "organization {org} has {} left, {:.1} hours at {} per hour (alert below {hours} hours)",
+                        money(balance),
+                        runway.unwrap_or(0.0).max(0.0),
+                        money(burn)
+                    ),
+                },
+                api::event_data(&api::BillingLowBalance {
+                    balance: balance.format(6),
+                    burn_hourly: burn.format(6),
+                    runway_hours: runway,
+                    currency: currency.clone(),
+                }),
+                now,
+            )?;
+        }
+        Some(false) => {
+            db.set_low_balance(org_id, None)?;
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 /// Rows (apps and plans) billed per transaction, about.

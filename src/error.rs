@@ -43,13 +43,6 @@ impl Error {
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
-        // rusqlite's messages name SQL and constraint, never bound values.
-        Error::Internal(format!("database error: {e}"))
-    }
-}
-
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Internal(format!("I/O error: {e}"))

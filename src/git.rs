@@ -165,6 +165,29 @@ pub async fn http_backend(
     });
     // CGI headers, then the body streamed.
     let mut out = BufReader::new(stdout);
+    let (status, headers) = cgi_head(&mut out).await?;
+    let stream = futures_util::stream::unfold((out, guard), |(mut out, guard)| async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        match out.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), (out, guard)))
+            }
+            Err(e) => Some((Err(e), (out, guard))),
+        }
+    });
+    let mut res = Response::new(Body::from_stream(stream));
+    *res.status_mut() = status;
+    *res.headers_mut() = headers;
+    Ok(res)
+}
+
+/// The CGI response head git http-backend writes: `Status:` and headers,
+/// up to the empty line.
+async fn cgi_head(
+    out: &mut BufReader<tokio::process::ChildStdout>,
+) -> Result<(StatusCode, HeaderMap)> {
     let mut status = StatusCode::OK;
     let mut headers = HeaderMap::new();
     loop {
@@ -196,21 +219,7 @@ pub async fn http_backend(
             headers.append(n, v);
         }
     }
-    let stream = futures_util::stream::unfold((out, guard), |(mut out, guard)| async move {
-        let mut buf = vec![0u8; 32 * 1024];
-        match out.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), (out, guard)))
-            }
-            Err(e) => Some((Err(e), (out, guard))),
-        }
-    });
-    let mut res = Response::new(Body::from_stream(stream));
-    *res.status_mut() = status;
-    *res.headers_mut() = headers;
-    Ok(res)
+    Ok((status, headers))
 }
 
 /// The commit a ref points at now, if it exists.

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::api;
 use futures_util::StreamExt;
-use serde_json::json;
 use tokio::sync::{Notify, watch};
 
 use crate::docker::TaskInfo;
@@ -164,11 +164,18 @@ impl Health {
 }
 
 /// Probes every live app once.
-pub async fn round(health: &Health, rt: &Runtime, store: &Store) -> Result<()> {
-    let (interval, limit, apps) = store
+pub async fn round(
+    health: &Health,
+    rt: &Runtime,
+    store: &Store,
+    settings: &crate::settings::Snapshot,
+) -> Result<()> {
+    let (interval, limit) = (
+        settings.health_check_interval_s,
+        settings.health_check_failures,
+    );
+    let apps = store
         .read(|db| {
-            let interval = db.setting_i64("health_check_interval_s")?;
-            let limit = db.setting_i64("health_check_failures")?;
             let mut apps = Vec::new();
             for app in db.apps_visible(None, None)? {
                 if db.stopped(&app)? {
@@ -180,7 +187,7 @@ pub async fn round(health: &Health, rt: &Runtime, store: &Store) -> Result<()> {
                 let checks = db.checks(&app)?;
                 apps.push((app, live, checks));
             }
-            Ok((interval, limit, apps))
+            Ok(apps)
         })
         .await?;
     let interval = Duration::from_secs(interval.max(1) as u64);
@@ -219,8 +226,7 @@ async fn check_app(
         .flat_map(|(_, _, tasks)| tasks)
         .filter_map(|(t, addr)| {
             let port = t.port?;
-            (t.running() && rt.is_healthy(&t.id) && !rt.is_draining(&t.id))
-                .then_some((t, addr, port))
+            rt.in_service(&t).then_some((t, addr, port))
         })
         .collect();
     if tasks.is_empty() {
@@ -270,23 +276,53 @@ async fn check_app(
     if let Err(e) = store.write(move |db| db.add_probes(app_id, &rows)).await {
         tracing::warn!(app = %app.name, error = %e, "health: cannot store probes");
     }
+    let outcome = Outcome {
+        decision,
+        due,
+        recovered,
+        probes,
+    };
+    act(health, rt, &app, &live, &tasks, &outcome, limit).await;
+    tasks.into_iter().map(|(t, ..)| t.id).collect()
+}
+
+/// What one round decided for an app.
+struct Outcome {
+    decision: Option<Decision>,
+    /// The tasks the decision is about.
+    due: Vec<String>,
+    recovered: bool,
+    probes: Vec<Probe>,
+}
+
+/// Replaces tasks, raises the alert or the recovery, as decided.
+async fn act(
+    health: &Health,
+    rt: &Runtime,
+    app: &App,
+    live: &Release,
+    tasks: &[(TaskInfo, String, u16)],
+    outcome: &Outcome,
+    limit: i64,
+) {
     let reason = |id: &str| {
-        probes
+        outcome
+            .probes
             .iter()
             .find(|p| p.task == id)
             .map(|p| p.detail.clone())
             .unwrap_or_default()
     };
-    match decision {
+    match outcome.decision {
         Some(Decision::Replace) => {
-            for (t, ..) in tasks.iter().filter(|(t, ..)| due.contains(&t.id)) {
+            for (t, ..) in tasks.iter().filter(|(t, ..)| outcome.due.contains(&t.id)) {
                 let why = reason(&t.id);
                 let done = match rt.replace_task(t).await {
                     Ok(how) => how,
                     Err(e) => format!("replacing it failed: {e}"),
                 };
                 health.count(&app.name, |f| f.replaced += 1);
-                rt.event_with(
+                rt.events().record(
                     "warning",
                     "task_replaced",
                     Some(&app.name),
@@ -297,15 +333,21 @@ async fn check_app(
                         app.name,
                         live.version
                     ),
-                    json!({"task": t.id, "process": "web", "slot": t.slot, "release": live.version, "reason": why}),
+                    api::event_data(&api::TaskReplaced {
+                        task: t.id.clone(),
+                        process: "web".into(),
+                        slot: t.slot,
+                        release: live.version,
+                        reason: why,
+                    }),
                 )
                 .await;
             }
         }
         Some(Decision::Alert) => {
-            let why = due.first().map(|t| reason(t)).unwrap_or_default();
+            let why = outcome.due.first().map(|t| reason(t)).unwrap_or_default();
             let hold = health.hold_left(app.id).as_secs();
-            rt.event_with(
+            rt.events().record(
                 "error",
                 "health_alert",
                 Some(&app.name),
@@ -314,26 +356,32 @@ async fn check_app(
                      not replacing them for {hold}s: look at `skypanel logs -a {}` and `skypanel checks:history -a {}`",
                     app.name, live.version, app.name, app.name
                 ),
-                json!({"release": live.version, "reason": why, "hold_seconds": hold}),
+                api::event_data(&api::HealthAlert {
+                    release: live.version,
+                    reason: why,
+                    hold_seconds: hold,
+                }),
             )
             .await;
         }
         Some(Decision::Hold) | None => {}
     }
-    if recovered {
-        rt.event_with(
-            "info",
-            "health_recovered",
-            Some(&app.name),
-            format!(
-                "every web task of {} v{} passes its health checks again",
-                app.name, live.version
-            ),
-            json!({"release": live.version}),
-        )
-        .await;
+    if outcome.recovered {
+        rt.events()
+            .record(
+                "info",
+                "health_recovered",
+                Some(&app.name),
+                format!(
+                    "every web task of {} v{} passes its health checks again",
+                    app.name, live.version
+                ),
+                api::event_data(&api::ReleaseEvent {
+                    release: live.version,
+                }),
+            )
+            .await;
     }
-    tasks.into_iter().map(|(t, ..)| t.id).collect()
 }
 
 /// Runs a round every `health_check_interval_s` until `stop`.
@@ -341,13 +389,11 @@ pub async fn run(
     health: Arc<Health>,
     rt: Arc<Runtime>,
     store: Store,
+    settings: crate::settings::Current,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let secs = store
-            .read(|db| db.setting_i64("health_check_interval_s"))
-            .await
-            .unwrap_or(60);
+        let secs = settings.get().health_check_interval_s;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(secs.max(1) as u64)) => {}
             _ = health.wake.notified() => {}
@@ -356,7 +402,7 @@ pub async fn run(
         if *stop.borrow() {
             return;
         }
-        if let Err(e) = round(&health, &rt, &store).await {
+        if let Err(e) = round(&health, &rt, &store, &settings.get()).await {
             tracing::warn!(error = %e, "health round failed");
         }
     }

@@ -25,13 +25,9 @@ pub fn handlers(runtime: Arc<crate::runtime::Runtime>) -> Handlers {
     let deploy: Handler = Arc::new(move |job: Job| {
         let rt = Arc::clone(&runtime);
         Box::pin(async move {
-            let field = |k: &str| {
-                job.payload[k]
-                    .as_i64()
-                    .ok_or(format!("a deploy job needs {k}"))
-            };
-            rt.deploy(field("release")?, field("app")?, field("version")?)
-                .await
+            let j: crate::api::DeployJob = serde_json::from_value(job.payload)
+                .map_err(|e| format!("a deploy job needs release, app and version: {e}"))?;
+            rt.deploy(j.release, j.app, j.version).await
         })
     });
     HashMap::from([(DEPLOY, deploy)])

@@ -12,14 +12,19 @@ pub mod crypto;
 pub mod daemon;
 pub mod docker;
 pub mod error;
+pub mod events;
 pub mod git;
 pub mod health;
 pub mod init;
+#[cfg(test)]
+mod invariants;
 pub mod jobs;
 pub mod logs;
 pub mod monitor;
+pub mod outbound;
 pub mod router;
 pub mod runtime;
+pub mod server;
 pub mod settings;
 pub mod store;
 pub mod tls;
@@ -97,7 +102,7 @@ pub(crate) fn daemon_main(args: cli::DaemonArgs) -> anyhow::Result<()> {
                 }),
             }
         };
-        let router = daemon::RouterListeners {
+        let router = server::RouterListeners {
             http: bind(args.http_listen, "--http-listen").await?,
             https: bind(args.https_listen, "--https-listen").await?,
             threads: match args.router_threads {
@@ -114,12 +119,18 @@ pub(crate) fn daemon_main(args: cli::DaemonArgs) -> anyhow::Result<()> {
             println!("skypanel router listening on https://{}", r.local_addr()?);
         }
         std::io::stdout().flush()?;
-        let mut state = daemon::State::new(store, data_dir)?;
-        if let Some(f) = args.clock_file {
-            state.billing = billing::Billing::new(billing::Clock::from_file(f));
-        }
-        daemon::serve(listener, router, state, shutdown_signal()).await?;
-        Ok(())
+        let clock = match args.clock_file {
+            Some(f) => billing::Clock::from_file(f),
+            None => billing::Clock::system(),
+        };
+        let opts = server::Options {
+            store,
+            data_dir,
+            listener,
+            router,
+            clock,
+        };
+        server::serve(opts, shutdown_signal()).await
     })
 }
 

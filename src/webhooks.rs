@@ -11,9 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
+use crate::api::{WebhookEnvelope, event_data};
 use crate::error::{Error, Result};
 use crate::store::{self, Db, Store};
 
@@ -21,6 +22,7 @@ use crate::store::{self, Db, Store};
 pub const EVENTS: &[&str] = &["deploy", "crash", "health", "billing", "node"];
 
 pub const SIGNATURE_HEADER: &str = "x-skypanel-signature";
+const WEBHOOK_AGENT: &str = concat!("SkyPanel-Webhooks/", env!("CARGO_PKG_VERSION"));
 pub const EVENT_HEADER: &str = "x-skypanel-event";
 pub const DELIVERY_HEADER: &str = "x-skypanel-delivery";
 
@@ -80,47 +82,44 @@ pub fn parse_events(text: &str, admin: bool) -> Result<Vec<String>> {
         .collect())
 }
 
+/// An event as it is raised: who, what, and the line users read.
+pub struct Raised<'a> {
+    pub level: &'a str,
+    pub kind: &'a str,
+    pub app: Option<&'a str>,
+    pub node: Option<&'a str>,
+    pub message: &'a str,
+}
+
 /// Records an event and queues it for the endpoints that want it, in the
 /// caller's transaction. `org` is the app's org; node events (no org) go to
 /// every endpoint that asked for `node`. Returns the deliveries queued.
-#[allow(clippy::too_many_arguments)]
 pub fn raise(
     db: &Db,
     org: Option<(i64, &str)>,
-    level: &str,
-    kind: &str,
-    app: Option<&str>,
-    node: Option<&str>,
-    message: &str,
+    e: &Raised,
     data: Value,
     now: i64,
 ) -> Result<usize> {
-    db.add_event(level, kind, app, node, message, now)?;
-    let Some((name, group)) = public_name(kind) else {
+    db.add_event(e.level, e.kind, e.app, e.node, e.message, now)?;
+    let Some((name, group)) = public_name(e.kind) else {
         return Ok(0);
     };
     if org.is_none() && group != "node" {
         return Ok(0);
     }
-    let mut payload = json!({
-        "event": name,
-        "level": level,
-        "message": message,
-        "at": crate::api::time(now),
-    });
-    if let Some((_, o)) = org {
-        payload["org"] = o.into();
-    }
-    if let Some(a) = app {
-        payload["app"] = a.into();
-    }
-    if let Some(n) = node {
-        payload["node"] = n.into();
-    }
-    if !data.is_null() {
-        payload["data"] = data;
-    }
-    db.enqueue_webhooks(org.map(|o| o.0), group, name, &payload, now)
+    let payload = WebhookEnvelope {
+        event: name.to_string(),
+        level: e.level.to_string(),
+        message: e.message.to_string(),
+        at: crate::api::time(now),
+        org: org.map(|(_, o)| o.to_string()),
+        app: e.app.map(str::to_string),
+        node: e.node.map(str::to_string),
+        data,
+        delivery: None,
+    };
+    db.enqueue_webhooks(org.map(|o| o.0), group, name, &event_data(&payload), now)
 }
 
 /// `t=UNIX,v1=HEX`, the signature of `body` sent at `t`.
@@ -139,13 +138,9 @@ pub fn new_secret() -> Result<String> {
 
 /// Delivers due webhooks until `stop`; `wake` is notified when one is queued.
 pub async fn run(store: Store, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .user_agent(concat!("SkyPanel-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    let client = match crate::outbound::client() {
         Ok(c) => c,
-        Err(e) => return tracing::error!(error = %e, "cannot build the webhook client"),
+        Err(e) => return tracing::error!(error = %e, "cannot send webhooks"),
     };
     loop {
         let due = store
@@ -156,7 +151,7 @@ pub async fn run(store: Store, wake: Arc<Notify>, mut stop: watch::Receiver<bool
                 Vec::new()
             });
         let busy = !due.is_empty();
-        futures_util::future::join_all(due.into_iter().map(|d| deliver(&client, &store, d))).await;
+        futures_util::future::join_all(due.into_iter().map(|d| deliver(client, &store, d))).await;
         if busy {
             continue;
         }
@@ -180,6 +175,8 @@ async fn deliver(client: &reqwest::Client, store: &Store, due: store::DueDeliver
     let t = store::now();
     let r = client
         .post(&due.url)
+        .timeout(Duration::from_secs(10))
+        .header("user-agent", WEBHOOK_AGENT)
         .header("content-type", "application/json")
         .header(SIGNATURE_HEADER, sign(&due.secret, t, &d.payload))
         .header(EVENT_HEADER, &d.event)

@@ -91,24 +91,19 @@ impl Provider for Herokuish {
 }
 
 async fn build(ctx: &Ctx) -> Result<std::result::Result<Built, String>> {
-    let s = ctx
-        .store
-        .read(|db| {
-            let builder = db.setting("buildpack_builder_image")?;
-            let runner = match db.setting("buildpack_runner_image")? {
-                r if r.is_empty() => builder.clone(),
-                r => r,
-            };
-            Ok(Settings {
-                builder,
-                runner,
-                stack: db.setting("buildpack_default_stack")?,
-                cache_enabled: db.setting("buildpack_cache_enabled")? == "true",
-                ttl_hours: db.setting_i64("buildpack_cache_ttl_hours")?,
-                max_mb: db.setting_i64("buildpack_cache_max_size_mb")?,
-            })
-        })
-        .await?;
+    let c = &ctx.settings;
+    let builder = c.buildpack_builder_image.clone();
+    let s = Settings {
+        runner: match &c.buildpack_runner_image {
+            r if r.is_empty() => builder.clone(),
+            r => r.clone(),
+        },
+        builder,
+        stack: c.buildpack_default_stack.clone(),
+        cache_enabled: c.buildpack_cache_enabled,
+        ttl_hours: c.buildpack_cache_ttl_hours,
+        max_mb: c.buildpack_cache_max_size_mb,
+    };
     for image in [&s.builder, &s.runner] {
         if !ctx.engine.image_exists(image).await? {
             return Ok(Err(format!(

@@ -8,6 +8,8 @@
 pub mod dockerfile;
 pub mod herokuish;
 pub mod procfile;
+mod push;
+mod run;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -21,7 +23,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use crate::artifacts::Artifacts;
 use crate::docker::{self, Engine, Limits};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::git::Source;
 use crate::runtime::Runtime;
 use crate::store::{self, App, Build, Store};
@@ -38,7 +40,7 @@ impl Out {
         Out { tx, log: None }
     }
 
-    fn with_log(&self, file: std::fs::File) -> Out {
+    pub(super) fn with_log(&self, file: std::fs::File) -> Out {
         Out {
             tx: self.tx.clone(),
             log: Some(Arc::new(Mutex::new(file))),
@@ -96,6 +98,8 @@ pub struct Ctx {
     pub instance: String,
     /// The tag the builder gives the image it makes.
     pub tag: String,
+    /// The settings as the build started.
+    pub settings: Arc<crate::settings::Snapshot>,
 }
 
 impl Ctx {
@@ -173,10 +177,11 @@ pub struct Builds {
     pub runtime: Arc<Runtime>,
     pub data_dir: PathBuf,
     pub jobs_wake: Arc<Notify>,
+    pub settings: crate::settings::Current,
     apps: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     running: Mutex<usize>,
     freed: Notify,
-    cancels: Mutex<HashMap<i64, watch::Sender<bool>>>,
+    pub(super) cancels: Mutex<HashMap<i64, watch::Sender<bool>>>,
 }
 
 /// One push, as the pre-receive hook reports it.
@@ -191,7 +196,7 @@ pub struct Push {
 const ZERO: &str = "0000000000000000000000000000000000000000";
 
 /// Holds a build slot until dropped.
-struct Slot<'a>(&'a Builds);
+pub(super) struct Slot<'a>(&'a Builds);
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
@@ -207,12 +212,14 @@ impl Builds {
         runtime: Arc<Runtime>,
         data_dir: PathBuf,
         jobs_wake: Arc<Notify>,
+        settings: crate::settings::Current,
     ) -> Builds {
         Builds {
             store,
             runtime,
             data_dir,
             jobs_wake,
+            settings,
             apps: Mutex::new(HashMap::new()),
             running: Mutex::new(0),
             freed: Notify::new(),
@@ -220,19 +227,19 @@ impl Builds {
         }
     }
 
-    fn app_lock(&self, app_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+    pub(super) fn app_lock(&self, app_id: i64) -> Arc<tokio::sync::Mutex<()>> {
         let mut m = self.apps.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(m.entry(app_id).or_default())
     }
 
-    async fn slot(&self, until: tokio::time::Instant, out: &Out) -> Result<Option<Slot<'_>>> {
+    pub(super) async fn slot(
+        &self,
+        until: tokio::time::Instant,
+        out: &Out,
+    ) -> Result<Option<Slot<'_>>> {
         let mut told = false;
         loop {
-            let limit = self
-                .store
-                .read(|db| db.setting_i64("build_concurrency"))
-                .await?
-                .max(1) as usize;
+            let limit = self.settings.get().build_concurrency.max(1) as usize;
             let freed = self.freed.notified();
             {
                 let mut n = self.running.lock().unwrap_or_else(|p| p.into_inner());
@@ -255,441 +262,6 @@ impl Builds {
     pub fn cancel(&self, app_id: i64) -> bool {
         let m = self.cancels.lock().unwrap_or_else(|p| p.into_inner());
         m.get(&app_id).is_some_and(|tx| tx.send(true).is_ok())
-    }
-
-    /// Handles one push. `Err` is the short reason the push is rejected with.
-    pub async fn push(&self, push: Push, out: Out) -> std::result::Result<(), String> {
-        match self.push_inner(push, &out).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "push failed");
-                Err(format!("the push could not be handled: {e}"))
-            }
-        }
-    }
-
-    async fn push_inner(&self, push: Push, out: &Out) -> Result<std::result::Result<(), String>> {
-        let app = push.app.clone();
-        let a = app.clone();
-        let (builder, branch) = self.store.read(move |db| db.build_settings(&a)).await?;
-        let wanted: Vec<String> = match &branch {
-            Some(b) => vec![format!("refs/heads/{b}")],
-            None => vec!["refs/heads/main".into(), "refs/heads/master".into()],
-        };
-        let deploy = push
-            .updates
-            .iter()
-            .find(|(_, new, r)| wanted.contains(r) && new != ZERO);
-        let Some((old, commit, ref_name)) = deploy.cloned() else {
-            for (_, new, r) in &push.updates {
-                let what = if new == ZERO { "deleted" } else { "stored" };
-                out.step(&format!(
-                    "{r} {what}; only {} deploys (change it with `skypanel git:set -a {} deploy-branch BRANCH`)",
-                    wanted.iter().map(|w| w.trim_start_matches("refs/heads/")).collect::<Vec<_>>().join(" or "),
-                    app.name
-                ));
-            }
-            return Ok(Ok(()));
-        };
-        let a = app.clone();
-        let (limit, timeout) = self
-            .store
-            .read(move |db| {
-                Ok((
-                    db.check_deploy_limit(&a, store::now()),
-                    db.setting_i64("build_queue_timeout")?,
-                ))
-            })
-            .await?;
-        match limit {
-            Ok(()) => {}
-            Err(Error::Conflict(msg)) => {
-                out.fail(&msg);
-                return Ok(Err(msg));
-            }
-            Err(e) => return Err(e),
-        }
-        let until = tokio::time::Instant::now() + Duration::from_secs(timeout.max(1) as u64);
-        let lock = self.app_lock(app.id);
-        let _app_guard = match lock.try_lock() {
-            Ok(g) => g,
-            Err(_) => {
-                out.step(&format!(
-                    "Waiting for the build of {} in progress to finish",
-                    app.name
-                ));
-                match tokio::time::timeout_at(until, lock.lock()).await {
-                    Ok(g) => g,
-                    Err(_) => {
-                        let msg = format!(
-                            "another build of {} still runs after {timeout} s (build_queue_timeout): push again later, \
-                             or stop it with `skypanel builds:cancel -a {}`",
-                            app.name, app.name
-                        );
-                        out.fail(&msg);
-                        return Ok(Err(msg));
-                    }
-                }
-            }
-        };
-        // A push that waited for another may find the branch moved: git would
-        // refuse its ref update after the deploy, so refuse it now instead.
-        let repo_dir = crate::git::repo_path(&self.data_dir, &app.name);
-        let (rd, rn) = (repo_dir.clone(), ref_name.clone());
-        let current = tokio::task::spawn_blocking(move || crate::git::ref_value(&rd, &rn))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))??;
-        if current.as_deref().unwrap_or(ZERO) != old {
-            let msg = format!(
-                "{} was updated by another push while this one waited: fetch, merge and push again",
-                ref_name.trim_start_matches("refs/heads/")
-            );
-            out.fail(&msg);
-            return Ok(Err(msg));
-        }
-        let Some(_slot) = self.slot(until, out).await? else {
-            let msg = format!(
-                "no build slot became free in {timeout} s (build_queue_timeout): push again later"
-            );
-            out.fail(&msg);
-            return Ok(Err(msg));
-        };
-        // What was pushed, and how to build it.
-        let repo = crate::git::repo_path(&self.data_dir, &app.name);
-        let (r, q, c) = (repo.clone(), push.quarantine.clone(), commit.clone());
-        let source = tokio::task::spawn_blocking(move || crate::git::inspect(&r, q.as_deref(), &c))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))??;
-        let provider = match choose(&builder, &source) {
-            Ok(p) => p,
-            Err(msg) => {
-                out.fail(&msg);
-                return Ok(Err(msg));
-            }
-        };
-        let (a, by, name, c, rn) = (
-            app.clone(),
-            push.by.clone(),
-            provider.name(),
-            commit.clone(),
-            ref_name.clone(),
-        );
-        let build = self
-            .store
-            .write(move |db| db.create_build(&a, name, &c, &rn, &by, store::now()))
-            .await?;
-        let (cancel_tx, cancel_rx) = watch::channel(false);
-        self.cancels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(app.id, cancel_tx);
-        let work = self
-            .data_dir
-            .join("tmp")
-            .join(format!("build-{}", build.id));
-        std::fs::create_dir_all(&work)?;
-        let log_path = work.join("build.log");
-        let out = out.with_log(std::fs::File::create(&log_path)?);
-        // Also readable by `builds:output` while the build runs.
-        let live_log = self.live_log(build.id);
-        let _ = std::fs::remove_file(&live_log);
-        let _ = std::fs::hard_link(&log_path, &live_log);
-        let result = self
-            .run_build(
-                &app,
-                &build,
-                &*provider,
-                &source,
-                &repo,
-                push.quarantine.clone(),
-                &work,
-                &out,
-                cancel_rx,
-            )
-            .await;
-        self.cancels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&app.id);
-        let (status, reason) = match &result {
-            Ok(Ok(())) => ("succeeded", None),
-            Ok(Err(BuildEnd::Canceled)) => {
-                ("canceled", Some("canceled with builds:cancel".to_string()))
-            }
-            Ok(Err(BuildEnd::Failed(r))) => ("failed", Some(r.clone())),
-            Err(e) => ("failed", Some(e.to_string())),
-        };
-        if let Some(r) = &reason {
-            out.fail(r);
-        }
-        // The log goes to the artifact store; losing it never fails the push.
-        let log_key = match self.save_log(&app, &log_path, &work).await {
-            Ok(k) => Some(k),
-            Err(e) => {
-                tracing::warn!(app = %app.name, error = %e, "cannot store the build log");
-                None
-            }
-        };
-        let (id, s, r) = (build.id, status.to_string(), reason.clone());
-        self.store
-            .write(move |db| {
-                db.finish_build(id, &s, r.as_deref(), log_key.as_deref(), store::now())
-            })
-            .await?;
-        let _ = std::fs::remove_file(&live_log);
-        let _ = tokio::fs::remove_dir_all(&work).await;
-        tracing::info!(app = %app.name, build = build.number, status, "build finished");
-        match result {
-            Ok(Ok(())) => Ok(Ok(())),
-            Ok(Err(_)) => Ok(Err(reason.unwrap_or_default())),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn live_log(&self, build_id: i64) -> PathBuf {
-        self.data_dir
-            .join("tmp")
-            .join(format!("build-{build_id}.log"))
-    }
-
-    async fn save_log(&self, app: &App, log: &Path, work: &Path) -> Result<String> {
-        let zst = work.join("build.log.zst");
-        crate::artifacts::compress(log.to_path_buf(), zst.clone()).await?;
-        let artifacts = Artifacts::from_settings(&self.store, &self.data_dir).await?;
-        let key = crate::artifacts::new_key(&format!("logs/{}", app.name), "log.zst");
-        artifacts.put_file(&key, &zst).await?;
-        Ok(key)
-    }
-
-    /// The text of a build's log: from the running build, or the store.
-    pub async fn log_text(&self, build: &Build) -> Result<String> {
-        if build.status == "building" {
-            return Ok(std::fs::read_to_string(self.live_log(build.id)).unwrap_or_default());
-        }
-        let Some(key) = &build.log_key else {
-            return Err(Error::NotFound(format!(
-                "build #{} has no stored log (the artifact store was unreachable when it ended)",
-                build.number
-            )));
-        };
-        let artifacts = Artifacts::from_settings(&self.store, &self.data_dir).await?;
-        let tmp = self.data_dir.join("tmp");
-        tokio::fs::create_dir_all(&tmp).await?;
-        let zst = tmp.join(format!("log-{}-{}.zst", build.id, store::now()));
-        let plain = zst.with_extension("txt");
-        let found = artifacts.get_file(key, &zst).await?;
-        let text = if found {
-            crate::artifacts::decompress(zst.clone(), plain.clone()).await?;
-            tokio::fs::read_to_string(&plain).await.map_err(Error::from)
-        } else {
-            Err(Error::NotFound(format!(
-                "the log of build #{} is no longer in the artifact store ({})",
-                build.number,
-                artifacts.describe()
-            )))
-        };
-        let _ = tokio::fs::remove_file(&zst).await;
-        let _ = tokio::fs::remove_file(&plain).await;
-        text
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn run_build(
-        &self,
-        app: &App,
-        build: &Build,
-        provider: &dyn Provider,
-        source: &Source,
-        repo: &Path,
-        quarantine: Option<PathBuf>,
-        work: &Path,
-        out: &Out,
-        mut cancel: watch::Receiver<bool>,
-    ) -> Result<std::result::Result<(), BuildEnd>> {
-        out.step(&format!(
-            "Building {} ({}) from {}",
-            app.name,
-            provider.name(),
-            source.short()
-        ));
-        // Procfile and app.json are checked before anything is built.
-        let a = app.clone();
-        let base_checks = self.store.read(move |db| db.checks(&a)).await?;
-        let procfile = match source
-            .procfile
-            .as_deref()
-            .map(procfile::parse_procfile)
-            .transpose()
-        {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(BuildEnd::Failed(e))),
-        };
-        let app_json = match source
-            .app_json
-            .as_deref()
-            .map(|t| procfile::parse_app_json(t, &base_checks))
-            .transpose()
-        {
-            Ok(a) => a.unwrap_or_default(),
-            Err(e) => return Ok(Err(BuildEnd::Failed(e))),
-        };
-        let a = app.clone();
-        let (config, limits) = self
-            .store
-            .read(move |db| {
-                Ok((
-                    db.config(&a)?,
-                    Limits {
-                        memory_mb: db.setting_i64("build_memory_limit")?,
-                        cpu_millis: db.setting_i64("build_cpu_limit")?,
-                    },
-                ))
-            })
-            .await?;
-        let engine = self.runtime.engine().await?;
-        let artifacts = Arc::new(Artifacts::from_settings(&self.store, &self.data_dir).await?);
-        let ctx = Ctx {
-            engine: engine.clone(),
-            store: self.store.clone(),
-            artifacts,
-            app: app.clone(),
-            build: build.clone(),
-            repo: repo.to_path_buf(),
-            quarantine,
-            source: source.clone(),
-            env: config.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            out: out.clone(),
-            work: work.to_path_buf(),
-            limits,
-            instance: self.store.instance_id().to_string(),
-            tag: format!("skypanel-build/{}:{}", app.name, build.number),
-        };
-        let built = tokio::select! {
-            r = provider.build(&ctx) => r?,
-            _ = async { let _ = cancel.wait_for(|c| *c).await; } => {
-                herokuish::remove_builder(&ctx).await;
-                let _ = engine.untag(&ctx.tag).await;
-                return Ok(Err(BuildEnd::Canceled));
-            }
-        };
-        let built = match built {
-            Ok(b) => b,
-            Err(reason) => {
-                let _ = engine.untag(&ctx.tag).await;
-                return Ok(Err(BuildEnd::Failed(reason)));
-            }
-        };
-        // How each process runs, and the release command.
-        let mut run = store::Run {
-            image: String::new(),
-            slug: built.slug,
-            runner: built.runner,
-            ..Default::default()
-        };
-        let mut types: Vec<String> = Vec::new();
-        if let Some(p) = &procfile {
-            for (name, cmd) in &p.processes {
-                run.commands
-                    .insert(name.clone(), provider.command(name, cmd));
-                types.push(name.clone());
-            }
-        }
-        if provider.name() == "herokuish" && !run.commands.contains_key("web") && procfile.is_none()
-        {
-            run.commands
-                .insert("web".into(), provider.command("web", ""));
-        }
-        let release_cmd = procfile
-            .as_ref()
-            .and_then(|p| p.release.clone())
-            .or(app_json.predeploy.clone());
-        run.release_command = release_cmd.as_deref().map(|c| provider.release_command(c));
-        if *cancel.borrow() {
-            let _ = engine.untag(&ctx.tag).await;
-            return Ok(Err(BuildEnd::Canceled));
-        }
-        // Tag and release under a tag hold, so an image prune running for
-        // another rollout cannot take the new tag first.
-        let release = {
-            let _hold = self.runtime.hold_tags(app.id);
-            run.image = engine.tag_for_app(&ctx.tag, &app.name).await?;
-            engine.untag(&ctx.tag).await?;
-            let (a, by, id, checks) = (
-                app.clone(),
-                build.created_by.clone().unwrap_or_default(),
-                build.id,
-                app_json.checks.clone(),
-            );
-            let short = source.short().to_string();
-            let run = run.clone();
-            self.store
-                .write(move |db| {
-                    let app = db.app_by_id(a.id)?;
-                    let mut formation = db.formation(&app)?;
-                    if !types.is_empty() {
-                        formation = formation_for(&formation, &types);
-                        db.set_formation(&app, &formation)?;
-                    }
-                    if let Some(c) = &checks {
-                        db.set_checks(&app, c)?;
-                    }
-                    let config = db.config(&app)?;
-                    let r = crate::daemon::release_and_queue(
-                        db,
-                        &app,
-                        &run,
-                        &config,
-                        &format!("Deploy {short}"),
-                        &by,
-                    )?;
-                    db.set_build_release(id, r.id)?;
-                    Ok(r)
-                })
-                .await?
-        };
-        self.jobs_wake.notify_one();
-        out.step(&format!("Releasing v{}", release.version));
-        // Follow the rollout until the release is live or failed.
-        let mut progress = self.runtime.watch(release.id);
-        let rid = release.id;
-        loop {
-            tokio::select! {
-                line = progress.recv() => {
-                    if let Some(l) = line { out.progress(&l) }
-                }
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            }
-            let r = self.store.read(move |db| db.release_by_id(rid)).await?;
-            let Some(r) = r else {
-                return Ok(Err(BuildEnd::Failed(
-                    "the release vanished (was the app destroyed?)".into(),
-                )));
-            };
-            match r.status.as_str() {
-                "live" => {
-                    while let Ok(l) = progress.try_recv() {
-                        out.progress(&l);
-                    }
-                    let domain = self.store.read(|db| db.setting("default_domain")).await?;
-                    out.done(&format!(
-                        "{} deployed: http://{}.{domain}",
-                        app.name, app.name
-                    ));
-                    return Ok(Ok(()));
-                }
-                "failed" | "superseded" => {
-                    while let Ok(l) = progress.try_recv() {
-                        out.progress(&l);
-                    }
-                    let why = r.reason.unwrap_or_else(|| r.status.clone());
-                    return Ok(Err(BuildEnd::Failed(format!(
-                        "release v{} was not deployed: {why}; the live release keeps serving",
-                        r.version
-                    ))));
-                }
-                _ => {}
-            }
-        }
     }
 }
 

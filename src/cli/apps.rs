@@ -24,13 +24,11 @@ pub struct ListArgs {
 }
 
 pub async fn list(a: ListArgs) -> Result<()> {
-    let mut path = "/apps".to_string();
-    if let Some(o) = &a.org {
-        path.push_str(&format!("?org={}", seg(o)));
-    } else if a.all {
-        path.push_str("?all=true");
-    }
-    let list: Vec<api::App> = Client::from_login()?.get(&path).await?;
+    let query = api::AppsQuery {
+        org: a.org.clone(),
+        all: a.org.is_none() && a.all,
+    };
+    let list: Vec<api::App> = Client::from_login()?.get_query("/apps", &query).await?;
     if a.json.json {
         return output::json(&list);
     }
@@ -283,9 +281,11 @@ async fn patch_config(
     no_restart: bool,
     quiet: bool,
 ) -> Result<api::ConfigUpdated> {
-    let query = if no_restart { "?restart=false" } else { "" };
+    let query = api::ConfigQuery {
+        restart: no_restart.then_some(false),
+    };
     let out: api::ConfigUpdated = c
-        .patch(&format!("/apps/{}/config{query}", seg(app)), patch)
+        .patch_query(&format!("/apps/{}/config", seg(app)), &query, patch)
         .await?;
     if let Some(r) = &out.release {
         super::releases::wait(c, app, r.clone(), quiet).await?;

@@ -170,18 +170,6 @@ pub struct UsageArgs {
     pub csv: bool,
 }
 
-fn query(pairs: &[(&str, Option<&str>)]) -> String {
-    let q: Vec<String> = pairs
-        .iter()
-        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", seg(v))))
-        .collect();
-    if q.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", q.join("&"))
-    }
-}
-
 /// One CSV field, quoted when it needs to be.
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -197,16 +185,13 @@ fn csv_row<S: AsRef<str>>(fields: impl IntoIterator<Item = S>) {
 }
 
 pub async fn usage(a: UsageArgs) -> Result<()> {
-    let path = format!(
-        "/orgs/{}/billing/usage{}",
-        seg(&a.org),
-        query(&[
-            ("from", a.from.as_deref()),
-            ("to", a.to.as_deref()),
-            ("by", Some(&a.by)),
-        ])
-    );
-    let u: api::Usage = Client::from_login()?.get(&path).await?;
+    let path = format!("/orgs/{}/billing/usage", seg(&a.org));
+    let query = api::UsageQuery {
+        from: a.from.clone(),
+        to: a.to.clone(),
+        by: Some(a.by.clone()),
+    };
+    let u: api::Usage = Client::from_login()?.get_query(&path, &query).await?;
     if a.json.json {
         return output::json(&u);
     }
@@ -270,12 +255,11 @@ pub struct StatementArgs {
 }
 
 pub async fn statement(a: StatementArgs) -> Result<()> {
-    let path = format!(
-        "/orgs/{}/billing/statement{}",
-        seg(&a.org),
-        query(&[("month", a.month.as_deref())])
-    );
-    let s: api::Statement = Client::from_login()?.get(&path).await?;
+    let path = format!("/orgs/{}/billing/statement", seg(&a.org));
+    let query = api::StatementQuery {
+        month: a.month.clone(),
+    };
+    let s: api::Statement = Client::from_login()?.get_query(&path, &query).await?;
     if a.json.json {
         return output::json(&s);
     }

@@ -45,7 +45,7 @@ pub async fn list(a: ListArgs) -> Result<()> {
                     .unwrap_or_else(|| "-".into()),
                 b.builder.clone(),
                 b.commit.chars().take(7).collect(),
-                b.status.clone(),
+                b.status.to_string(),
                 b.duration_s
                     .map(|d| format!("{d}s"))
                     .unwrap_or_else(|| "-".into()),

@@ -144,7 +144,17 @@ impl Client {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T> {
-        let res = self.send(method, path, body).await?;
+        self.call_query(method, path, None::<&()>, body).await
+    }
+
+    async fn call_query<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&impl Serialize>,
+        body: Option<&impl Serialize>,
+    ) -> Result<T> {
+        let res = self.send_query(method, path, query, body).await?;
         let bytes = res
             .bytes()
             .await
@@ -167,8 +177,23 @@ impl Client {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<reqwest::Response> {
+        self.send_query(method, path, None::<&()>, body).await
+    }
+
+    /// Like [`Client::send`], with a query string made from `query` (one of
+    /// the `api` query types, the same the daemon reads).
+    pub async fn send_query(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<&impl Serialize>,
+        body: Option<&impl Serialize>,
+    ) -> Result<reqwest::Response> {
         let url = format!("{}{}{}", self.server, api::PREFIX, path);
         let mut req = self.http.request(method, &url);
+        if let Some(q) = query {
+            req = req.query(q);
+        }
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
@@ -206,6 +231,14 @@ impl Client {
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.call(Method::GET, path, None::<&()>).await
     }
+    pub async fn get_query<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl Serialize,
+    ) -> Result<T> {
+        self.call_query(Method::GET, path, Some(query), None::<&()>)
+            .await
+    }
     pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
         self.call(Method::POST, path, Some(body)).await
     }
@@ -214,6 +247,15 @@ impl Client {
     }
     pub async fn patch<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
         self.call(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn patch_query<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl Serialize,
+        body: &impl Serialize,
+    ) -> Result<T> {
+        self.call_query(Method::PATCH, path, Some(query), Some(body))
+            .await
     }
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.call(Method::DELETE, path, None::<&()>).await

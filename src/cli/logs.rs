@@ -45,23 +45,17 @@ pub fn render(l: &api::LogLine) -> String {
 
 pub async fn logs(a: LogsArgs) -> Result<()> {
     let name = git::resolve_app(a.app.app)?;
-    let mut q = vec![format!("lines={}", a.num)];
-    if a.tail {
-        q.push("tail=1".into());
-    }
-    for (k, v) in [
-        ("process", &a.process),
-        ("source", &a.source),
-        ("since", &a.since),
-        ("release", &a.release),
-    ] {
-        if let Some(v) = v {
-            q.push(format!("{k}={}", seg(v)));
-        }
-    }
-    let path = format!("/apps/{}/logs?{}", seg(&name), q.join("&"));
+    let query = api::LogsQuery {
+        lines: Some(a.num.to_string()),
+        tail: a.tail,
+        since: a.since.clone(),
+        process: a.process.clone(),
+        source: a.source.clone(),
+        release: a.release.clone(),
+    };
+    let path = format!("/apps/{}/logs", seg(&name));
     let mut res = Client::from_login()?
-        .send(Method::GET, &path, None::<&()>)
+        .send_query(Method::GET, &path, Some(&query), None::<&()>)
         .await?;
     let mut buf: Vec<u8> = Vec::new();
     let stdout = std::io::stdout();

@@ -128,9 +128,9 @@ pub struct JoinArgs {
 }
 
 pub async fn join_command(a: JoinArgs) -> Result<()> {
-    let q = if a.manager { "?manager=true" } else { "" };
+    let query = api::JoinQuery { manager: a.manager };
     let j: api::JoinCommand = Client::from_login()?
-        .get(&format!("/admin/join-command{q}"))
+        .get_query("/admin/join-command", &query)
         .await?;
     if a.json.json {
         return output::json(&j);
@@ -150,7 +150,12 @@ pub struct EventsArgs {
 
 pub async fn events(a: EventsArgs) -> Result<()> {
     let list: Vec<api::Event> = Client::from_login()?
-        .get(&format!("/admin/events?limit={}", a.limit))
+        .get_query(
+            "/admin/events",
+            &api::EventsQuery {
+                limit: Some(a.limit),
+            },
+        )
         .await?;
     if a.json.json {
         return output::json(&list);

@@ -15,19 +15,21 @@ pub async fn wait(c: &Client, app: &str, r: api::Release, quiet: bool) -> Result
     if !quiet {
         eprint!("Releasing v{} of {app} ({}) ...", r.version, r.image);
     }
-    // The daemon holds each request until the release settles (or 25 s).
-    let path = format!("/apps/{}/releases/{}?wait=true", seg(app), r.version);
+    // The daemon holds each request until the release settles (or 25 s),
+    // so asking again at once is no busy loop.
+    let path = format!("/apps/{}/releases/{}", seg(app), r.version);
+    let query = api::ReleaseQuery { wait: true };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15 * 60);
     loop {
-        let cur: api::Release = c.get(&path).await?;
-        match cur.status.as_str() {
-            "live" => {
+        let cur: api::Release = c.get_query(&path, &query).await?;
+        match cur.status {
+            api::ReleaseStatus::Live => {
                 if !quiet {
                     eprintln!(" done, v{} is live", cur.version);
                 }
                 return Ok(cur);
             }
-            "failed" | "superseded" => {
+            api::ReleaseStatus::Failed | api::ReleaseStatus::Superseded => {
                 if !quiet {
                     eprintln!(" {}", cur.status);
                 }
@@ -45,7 +47,7 @@ pub async fn wait(c: &Client, app: &str, r: api::Release, quiet: bool) -> Result
                     cur.status
                 )
             }
-            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+            _ => {}
         }
     }
 }
@@ -104,8 +106,8 @@ pub async fn list(a: ListArgs) -> Result<()> {
         ["version", "status", "image", "description", "by", "created"],
         list.iter().map(|r| {
             let status = match &r.reason {
-                Some(why) if r.status == "failed" => format!("failed: {why}"),
-                _ => r.status.clone(),
+                Some(why) if r.status == api::ReleaseStatus::Failed => format!("failed: {why}"),
+                _ => r.status.to_string(),
             };
             [
                 format!("v{}", r.version),
@@ -401,11 +403,12 @@ pub struct HistoryArgs {
 pub async fn checks_history(a: HistoryArgs) -> Result<()> {
     let name = git::resolve_app(a.app.app)?;
     let list: Vec<api::ProbeRecord> = Client::from_login()?
-        .get(&format!(
-            "/apps/{}/checks/history?lines={}",
-            seg(&name),
-            seg(&a.num)
-        ))
+        .get_query(
+            &format!("/apps/{}/checks/history", seg(&name)),
+            &api::HistoryQuery {
+                lines: Some(a.num.clone()),
+            },
+        )
         .await?;
     if a.json.json {
         return output::json(&list);

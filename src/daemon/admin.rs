@@ -70,12 +70,10 @@ fn plan(p: &Plan, default: &str) -> api::Plan {
 }
 
 pub async fn plans(S(state): S<State>, _caller: Caller) -> R<Json<Vec<api::Plan>>> {
+    let default = state.settings.get().default_plan.clone();
     let list = state
         .store
-        .read(|db| {
-            let default = db.setting("default_plan")?;
-            Ok(db.plans()?.iter().map(|p| plan(p, &default)).collect())
-        })
+        .read(move |db| Ok(db.plans()?.iter().map(|p| plan(p, &default)).collect()))
         .await?;
     Ok(Json(list))
 }
@@ -101,6 +99,7 @@ pub async fn create_plan(
     Body(req): Body<api::PlanSpec>,
 ) -> R<(StatusCode, Json<api::Plan>)> {
     caller.require_admin()?;
+    let default = state.settings.get().default_plan.clone();
     let p = state
         .store
         .write(move |db| {
@@ -110,7 +109,7 @@ pub async fn create_plan(
                 .ok_or_else(|| invalid("a new plan needs a name"))?;
             let s = spec(&req)?;
             let p = db.create_plan(&name, &s, store::now())?;
-            Ok(plan(&p, &db.setting("default_plan")?))
+            Ok(plan(&p, &default))
         })
         .await?;
     Ok((StatusCode::CREATED, Json(p)))
@@ -123,6 +122,7 @@ pub async fn update_plan(
     Body(req): Body<api::PlanSpec>,
 ) -> R<Json<api::Plan>> {
     caller.require_admin()?;
+    let default = state.settings.get().default_plan.clone();
     let p = state
         .store
         .write(move |db| {
@@ -138,7 +138,7 @@ pub async fn update_plan(
                 ));
             }
             let p = db.update_plan(&name, &s, store::now())?;
-            Ok(plan(&p, &db.setting("default_plan")?))
+            Ok(plan(&p, &default))
         })
         .await?;
     Ok(Json(p))
@@ -216,16 +216,24 @@ pub async fn set_setting(
         })
         .await?;
     tracing::info!(key = %s.key, "setting changed");
-    // default_domain, panel_domain and the router's limits apply at once;
-    // the ACME worker looks again (a new directory, renewal window, panel).
-    state.runtime.routes_changed.notify_one();
+    settings_changed(&state, &s.key).await?;
+    Ok(Json(s))
+}
+
+/// After a setting changed: every reader gets the new snapshot first, then
+/// the loops that act on settings are woken — default_domain, panel_domain
+/// and the router's limits apply at once, the ACME worker looks again (a
+/// new directory, renewal window, panel), a new log retention applies now,
+/// and the health monitor takes a new interval.
+async fn settings_changed(state: &State, key: &str) -> crate::error::Result<()> {
+    state.settings.reload(&state.store).await?;
+    state.routes_changed.notify_one();
     state.acme.wake.notify_one();
-    // A new log retention applies now, not at the job's next round.
     state.retention_wake.notify_one();
-    if s.key.starts_with("health_") {
+    if key.starts_with("health_") {
         state.health.wake.notify_one();
     }
-    Ok(Json(s))
+    Ok(())
 }
 
 pub async fn unset_setting(
@@ -246,11 +254,6 @@ pub async fn unset_setting(
         })
         .await?;
     tracing::info!(key = %s.key, "setting reset to its default");
-    state.runtime.routes_changed.notify_one();
-    state.acme.wake.notify_one();
-    state.retention_wake.notify_one();
-    if s.key.starts_with("health_") {
-        state.health.wake.notify_one();
-    }
+    settings_changed(&state, &s.key).await?;
     Ok(Json(s))
 }

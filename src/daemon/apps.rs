@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, Query, State as S};
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
 
 use super::auth::{Caller, app_access, org_access};
 use super::error::{ApiError, Body};
@@ -28,24 +27,14 @@ fn app(a: &App, base: &str, domain: &str) -> api::App {
     }
 }
 
-fn view(db: &Db, a: &App, base: &str) -> Result<api::App> {
-    Ok(app(a, base, &db.setting("default_domain")?))
-}
-
-#[derive(Deserialize)]
-pub struct ListQuery {
-    org: Option<String>,
-    #[serde(default)]
-    all: bool,
-}
-
 pub async fn list(
     S(state): S<State>,
     caller: Caller,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<api::AppsQuery>,
 ) -> R<Json<Vec<api::App>>> {
     let base = base_url(&headers);
+    let domain = state.settings.get().default_domain.clone();
     let list = state
         .store
         .read(move |db| {
@@ -61,7 +50,6 @@ pub async fn list(
             } else {
                 Some(caller.user.id)
             };
-            let domain = db.setting("default_domain")?;
             Ok(db
                 .apps_visible(user, org_id)?
                 .iter()
@@ -98,6 +86,7 @@ pub async fn create(
     Body(req): Body<api::CreateApp>,
 ) -> R<(StatusCode, Json<api::App>)> {
     let base = base_url(&headers);
+    let settings = state.settings.get();
     let created = state
         .store
         .write(move |db| {
@@ -106,11 +95,11 @@ pub async fn create(
             crate::billing::ensure_active(db, org_id)?;
             let plan_name = match req.plan {
                 Some(p) => p,
-                None => db.setting("default_plan")?,
+                None => settings.default_plan.clone(),
             };
             let plan = db.plan_named(&plan_name)?;
             let a = db.create_app(&req.name, org_id, plan.id, caller.user.id, store::now())?;
-            view(db, &a, &base)
+            Ok(app(&a, &base, &settings.default_domain))
         })
         .await?;
     let (dir, name) = (state.data_dir.clone(), created.name.clone());
@@ -136,11 +125,12 @@ pub async fn info(
     Path(name): Path<String>,
 ) -> R<Json<api::App>> {
     let base = base_url(&headers);
+    let domain = state.settings.get().default_domain.clone();
     let a = state
         .store
         .read(move |db| {
             let a = app_access(db, &caller, &name)?;
-            view(db, &a, &base)
+            Ok(app(&a, &base, &domain))
         })
         .await?;
     Ok(Json(a))
@@ -153,6 +143,7 @@ pub async fn destroy(
     Path(name): Path<String>,
 ) -> R<Json<api::App>> {
     let base = base_url(&headers);
+    let domain = state.settings.get().default_domain.clone();
     let c = caller.clone();
     let n = name.clone();
     let (target, deployed, artifacts) = state
@@ -173,7 +164,7 @@ pub async fn destroy(
         .store
         .write(move |db| {
             let a = app_access(db, &caller, &name)?;
-            let out = view(db, &a, &base)?;
+            let out = app(&a, &base, &domain);
             db.destroy_app(&a)?;
             Ok(out)
         })
@@ -223,18 +214,13 @@ pub async fn config(
     Ok(Json(cfg))
 }
 
-#[derive(Deserialize)]
-pub struct ConfigQuery {
-    restart: Option<bool>,
-}
-
 /// Applies the change; when the app has a live release (and `restart` is not
 /// false) a new release with the new config is queued to roll it out.
 pub async fn update_config(
     S(state): S<State>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(q): Query<ConfigQuery>,
+    Query(q): Query<api::ConfigQuery>,
     Body(patch): Body<api::ConfigPatch>,
 ) -> R<Json<api::ConfigUpdated>> {
     let by = caller.user.email.clone();
@@ -265,7 +251,7 @@ pub async fn update_config(
                 if !unset.is_empty() {
                     what.push(format!("Unset {}", unset.join(", ")));
                 }
-                let r = super::releases::release_and_queue(
+                let r = crate::runtime::release_and_queue(
                     db,
                     &a,
                     &live.run,

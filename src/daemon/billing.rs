@@ -1,7 +1,7 @@
 //! Wallets and billing: balance and burn, transactions, usage, statements,
 //! admin credits and debits, the sweep on demand, every org's wallet.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::{Path, Query, State as S};
@@ -36,6 +36,7 @@ pub async fn billing(
     caller: Caller,
     Path(name): Path<String>,
 ) -> R<Json<api::Billing>> {
+    let currency = state.settings.get().billing_currency.clone();
     let b = state
         .store
         .read(move |db| {
@@ -52,7 +53,7 @@ pub async fn billing(
             let (unbilled_rm, unbilled) = db.unbilled(o.id, from)?;
             Ok(api::Billing {
                 org: o.name,
-                currency: db.setting("billing_currency")?,
+                currency,
                 balance: balance.format(6),
                 burn_hourly: burn.format(6),
                 replicas,
@@ -88,14 +89,14 @@ pub async fn transactions(
 }
 
 /// `--from`/`--to`: a date (the whole day; `--to` includes it) or a time.
-fn window(q: &HashMap<String, String>, now: i64) -> Result<(i64, i64)> {
+fn window(q: &api::UsageQuery, now: i64) -> Result<(i64, i64)> {
     let (y, m, _, _, _) = civil(now);
     let month_start = crate::units::days_from_civil(y, m, 1) * 86_400;
-    let from = match q.get("from") {
+    let from = match &q.from {
         Some(v) => parse_utc("--from", v)?,
         None => month_start,
     };
-    let to = match q.get("to") {
+    let to = match &q.to {
         Some(v) => {
             let t = parse_utc("--to", v)?;
             if v.trim().len() == 10 { t + 86_400 } else { t }
@@ -146,15 +147,16 @@ pub async fn usage(
     S(state): S<State>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<api::UsageQuery>,
 ) -> R<Json<api::Usage>> {
+    let currency = state.settings.get().billing_currency.clone();
     let now = state.billing.clock.now();
     let u = state
         .store
         .read(move |db| {
             let (o, _) = org_access(db, &caller, &name)?;
             let (from, to) = window(&q, now)?;
-            let by = q.get("by").map(String::as_str).unwrap_or("app");
+            let by = q.by.as_deref().unwrap_or("app");
             let rows = db.usage_rows(o.id, from, to)?;
             let lines = match by {
                 "app" => group(&rows, |r| r.app.clone()),
@@ -169,7 +171,7 @@ pub async fn usage(
             };
             Ok(api::Usage {
                 org: o.name,
-                currency: db.setting("billing_currency")?,
+                currency,
                 from: api::time(from),
                 to: api::time(to),
                 by: by.into(),
@@ -187,14 +189,15 @@ pub async fn statement(
     S(state): S<State>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<api::StatementQuery>,
 ) -> R<Json<api::Statement>> {
+    let currency = state.settings.get().billing_currency.clone();
     let now = state.billing.clock.now();
     let s = state
         .store
         .read(move |db| {
             let (o, _) = org_access(db, &caller, &name)?;
-            let month = q.get("month").cloned().unwrap_or_else(|| {
+            let month = q.month.clone().unwrap_or_else(|| {
                 let (y, m, _, _, _) = civil(now);
                 format!("{y:04}-{m:02}")
             });
@@ -219,7 +222,7 @@ pub async fn statement(
             let closing = db.balance_before(o.id, to)?;
             Ok(api::Statement {
                 org: o.name,
-                currency: db.setting("billing_currency")?,
+                currency,
                 month: month.trim().to_string(),
                 from: api::time(from),
                 to: api::time(to),
@@ -251,6 +254,8 @@ async fn change(
     caller.require_admin()?;
     let amount = store::manual_amount(&req.amount)?;
     let note = store::ledger_note(&req.note)?;
+    // Dated by the billing clock, like the usage it pays for.
+    let now = state.billing.clock.now();
     let e = state
         .store
         .write(move |db| {
@@ -265,14 +270,7 @@ async fn change(
             } else {
                 Money(-amount.0)
             };
-            let id = db.add_entry(
-                o.id,
-                kind,
-                signed,
-                &note,
-                Some(&caller.user.email),
-                store::now(),
-            )?;
+            let id = db.add_entry(o.id, kind, signed, &note, Some(&caller.user.email), now)?;
             db.entries(o.id, 1)?
                 .into_iter()
                 .find(|e| e.id == id)
@@ -345,10 +343,7 @@ pub async fn run(
         .into());
     }
     let out = state.billing.run(&state.runtime, until).await?;
-    let currency = state
-        .store
-        .read(|db| db.setting("billing_currency"))
-        .await?;
+    let currency = state.settings.get().billing_currency.clone();
     Ok(Json(api::BillingRunReport {
         hours: out.hours.iter().map(|h| api::time(*h)).collect(),
         apps: out.apps,

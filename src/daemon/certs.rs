@@ -126,7 +126,7 @@ pub async fn add(
             certs_view(db, &app)
         })
         .await?;
-    state.runtime.routes_changed.notify_one();
+    state.routes_changed.notify_one();
     tracing::info!(app = %v.app, "certificate added");
     Ok((StatusCode::CREATED, Json(v)))
 }
@@ -188,7 +188,7 @@ pub async fn remove(
             certs_view(db, &app)
         })
         .await?;
-    state.runtime.routes_changed.notify_one();
+    state.routes_changed.notify_one();
     Ok(Json(v))
 }
 
@@ -206,6 +206,6 @@ pub async fn set_redirect(
             certs_view(db, &app)
         })
         .await?;
-    state.runtime.routes_changed.notify_one();
+    state.routes_changed.notify_one();
     Ok(Json(v))
 }

@@ -20,9 +20,9 @@ fn view(d: &Domain) -> api::Domain {
     }
 }
 
-fn domains_view(db: &Db, app: &App) -> crate::error::Result<api::Domains> {
+fn domains_view(db: &Db, app: &App, domain: &str) -> crate::error::Result<api::Domains> {
     Ok(api::Domains {
-        default: format!("{}.{}", app.name, db.setting("default_domain")?),
+        default: format!("{}.{}", app.name, domain),
         custom: db.domains(app)?.iter().map(view).collect(),
     })
 }
@@ -32,11 +32,12 @@ pub async fn list(
     caller: Caller,
     Path(name): Path<String>,
 ) -> R<Json<api::Domains>> {
+    let domain = state.settings.get().default_domain.clone();
     let v = state
         .store
         .read(move |db| {
             let app = app_access(db, &caller, &name)?;
-            domains_view(db, &app)
+            domains_view(db, &app, &domain)
         })
         .await?;
     Ok(Json(v))
@@ -48,18 +49,19 @@ pub async fn add(
     Path(name): Path<String>,
     Body(req): Body<api::AddDomain>,
 ) -> R<(StatusCode, Json<api::Domain>)> {
+    let acme = state.settings.get().acme_enabled;
     let d = state
         .store
         .write(move |db| {
             let app = app_access(db, &caller, &name)?;
             let d = db.add_domain(&app, req.hostname.trim(), store::now())?;
-            if db.setting("acme_enabled")? == "true" {
+            if acme {
                 db.request_acme(Some(&app), std::slice::from_ref(&d.hostname), store::now())?;
             }
             Ok(d)
         })
         .await?;
-    state.runtime.routes_changed.notify_one();
+    state.routes_changed.notify_one();
     state.acme.wake.notify_one();
     tracing::info!(app = %d.app, domain = %d.hostname, "domain added");
     Ok((StatusCode::CREATED, Json(view(&d))))
@@ -70,16 +72,17 @@ pub async fn remove(
     caller: Caller,
     Path((name, hostname)): Path<(String, String)>,
 ) -> R<Json<api::Domains>> {
+    let domain = state.settings.get().default_domain.clone();
     let v = state
         .store
         .write(move |db| {
             let app = app_access(db, &caller, &name)?;
             db.remove_domain(&app, &hostname)?;
             db.forget_stray_certs(&app)?;
-            domains_view(db, &app)
+            domains_view(db, &app, &domain)
         })
         .await?;
-    state.runtime.routes_changed.notify_one();
+    state.routes_changed.notify_one();
     Ok(Json(v))
 }
 
@@ -112,7 +115,7 @@ pub async fn set_maintenance(
             db.set_maintenance(&app, req.enabled)
         })
         .await?;
-    state.runtime.routes_changed.notify_one();
+    state.routes_changed.notify_one();
     tracing::info!(app = %name, enabled = req.enabled, "maintenance mode");
     Ok(Json(api::Maintenance {
         enabled: req.enabled,

@@ -285,7 +285,7 @@ fn build_view(b: &Build) -> api::Build {
         builder: b.builder.clone(),
         commit: b.commit.clone(),
         branch: b.ref_name.trim_start_matches("refs/heads/").to_string(),
-        status: b.status.clone(),
+        status: b.status,
         reason: b.reason.clone(),
         release: b.release,
         created_by: b.created_by.clone(),

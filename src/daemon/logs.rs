@@ -206,3 +206,38 @@ fn tail_stream(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_parameter_the_cli_sends_is_one_the_daemon_reads() {
+        let sent = api::LogsQuery {
+            lines: Some("5".into()),
+            tail: true,
+            since: Some("30m".into()),
+            process: Some("web.1".into()),
+            source: Some("app".into()),
+            release: Some("v7".into()),
+        };
+        let params: HashMap<String, String> = serde_json::to_value(&sent)
+            .expect("json")
+            .as_object()
+            .expect("object")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map_or(v.to_string(), str::to_string)))
+            .collect();
+        assert_eq!(params.len(), 6, "every field set is sent");
+        let Ok((q, tail)) = query("shop".into(), &params) else {
+            panic!("the daemon refused what the CLI sends: {params:?}");
+        };
+        assert!(tail);
+        assert_eq!((q.limit, q.release), (5, Some(7)));
+        assert_eq!(q.process.as_deref(), Some("web.1"));
+        assert_eq!(q.source.as_deref(), Some("app"));
+        assert!(q.since.is_some());
+        let unknown = HashMap::from([("colour".to_string(), "red".to_string())]);
+        assert!(query("shop".into(), &unknown).is_err());
+    }
+}

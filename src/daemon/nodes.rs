@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State as S};
-use serde::Deserialize;
 
 use super::State;
 use super::auth::Caller;
@@ -34,7 +33,13 @@ fn view(n: &Node) -> api::Node {
 
 /// Fresh figures from the engine (also stored, with events for changes).
 async fn refresh(state: &State) -> Result<Vec<Node>> {
-    crate::monitor::check_nodes(&state.runtime, &state.store).await
+    crate::monitor::check_nodes(
+        &state.engine,
+        state.runtime.events(),
+        &state.store,
+        &state.settings,
+    )
+    .await
 }
 
 async fn find(state: &State, key: String) -> Result<Node> {
@@ -117,7 +122,7 @@ pub async fn remove(
         ))
         .into());
     }
-    state.runtime.engine().await?.remove_node(&node.id).await?;
+    state.engine.get().await?.remove_node(&node.id).await?;
     let (id, host) = (node.id.clone(), node.hostname.clone());
     state
         .store
@@ -136,19 +141,13 @@ pub async fn remove(
     Ok(Json(view(&node)))
 }
 
-#[derive(Deserialize)]
-pub struct JoinQuery {
-    #[serde(default)]
-    manager: bool,
-}
-
 pub async fn join_command(
     S(state): S<State>,
     caller: Caller,
-    Query(q): Query<JoinQuery>,
+    Query(q): Query<api::JoinQuery>,
 ) -> R<Json<api::JoinCommand>> {
     caller.require_admin()?;
-    let swarm = state.runtime.engine().await?.ensure_swarm(None).await?;
+    let swarm = state.engine.get().await?.ensure_swarm(None).await?;
     let token = if q.manager {
         swarm.manager_token
     } else {
@@ -165,15 +164,10 @@ pub async fn join_command(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct EventsQuery {
-    limit: Option<i64>,
-}
-
 pub async fn events(
     S(state): S<State>,
     caller: Caller,
-    Query(q): Query<EventsQuery>,
+    Query(q): Query<api::EventsQuery>,
 ) -> R<Json<Vec<api::Event>>> {
     caller.require_admin()?;
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);

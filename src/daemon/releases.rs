@@ -11,14 +11,15 @@ use super::auth::{Caller, active_app, app_access};
 use super::error::{ApiError, Body};
 use crate::api;
 use crate::error::{Error, Result, invalid};
-use crate::store::{self, App, Checks, Db, NewJob, NewRelease, Release};
+use crate::runtime::release_and_queue;
+use crate::store::{self, Checks, Release, ReleaseStatus};
 
 type R<T> = std::result::Result<T, ApiError>;
 
 pub(super) fn view(r: &Release) -> api::Release {
     api::Release {
         version: r.version,
-        status: r.status.clone(),
+        status: r.status,
         image: r.run.image.clone(),
         formation: r.formation.clone(),
         description: r.description.clone(),
@@ -27,33 +28,6 @@ pub(super) fn view(r: &Release) -> api::Release {
         created_at: api::time(r.created_at),
         finished_at: r.finished_at.map(api::time),
     }
-}
-
-/// Creates a release and queues its rollout in the same transaction.
-pub fn release_and_queue(
-    db: &Db,
-    app: &App,
-    run: &store::Run,
-    config: &BTreeMap<String, String>,
-    description: &str,
-    by: &str,
-) -> Result<Release> {
-    let now = store::now();
-    let new = NewRelease {
-        run: run.clone(),
-        config: config.clone(),
-        formation: db.formation(app)?,
-        description: description.to_string(),
-        by: by.to_string(),
-    };
-    let r = db.create_release(app, &new, now)?;
-    // Release ids can be reused once an app is destroyed, so the job names
-    // the app and version too and the handler checks them.
-    let payload = serde_json::json!({"release": r.id, "app": app.id, "version": r.version});
-    let mut job = NewJob::new(crate::jobs::DEPLOY, payload, now);
-    job.max_attempts = 3;
-    db.enqueue(&job, now)?;
-    Ok(r)
 }
 
 fn process_name(p: &str) -> Result<()> {
@@ -96,36 +70,42 @@ fn parse_version(v: &str) -> Result<i64> {
     })
 }
 
-#[derive(serde::Deserialize)]
-pub struct ShowQuery {
-    /// Answer only once the release is no longer pending or deploying (up
-    /// to 25 s), so waiting clients need not poll.
-    #[serde(default)]
-    pub wait: bool,
-}
-
 pub async fn show(
     S(state): S<State>,
     caller: Caller,
     Path((name, version)): Path<(String, String)>,
-    axum::extract::Query(q): axum::extract::Query<ShowQuery>,
+    axum::extract::Query(q): axum::extract::Query<api::ReleaseQuery>,
 ) -> R<Json<api::Release>> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(25);
-    loop {
+    let read = |state: &State| {
         let (c, n, v) = (caller.clone(), name.clone(), version.clone());
-        let r = state
-            .store
-            .read(move |db| {
-                let app = app_access(db, &c, &n)?;
-                let v = parse_version(&v)?;
-                Ok(view(&db.release(&app, v)?))
-            })
-            .await?;
-        let settled = !matches!(r.status.as_str(), "pending" | "deploying");
-        if !q.wait || settled || tokio::time::Instant::now() >= deadline {
+        let store = state.store.clone();
+        async move {
+            store
+                .read(move |db| {
+                    let app = app_access(db, &c, &n)?;
+                    let v = parse_version(&v)?;
+                    let r = db.release(&app, v)?;
+                    Ok((r.id, view(&r)))
+                })
+                .await
+        }
+    };
+    let (id, r) = read(&state).await?;
+    if !q.wait || r.status.settled() {
+        return Ok(Json(r));
+    }
+    // Subscribe, then read again: a change between the two reads is not lost.
+    let mut status = state.runtime.watch_status(id);
+    let deadline = tokio::time::Instant::now() + api::RELEASE_WAIT;
+    loop {
+        let (_, r) = read(&state).await?;
+        if r.status.settled()
+            || tokio::time::timeout_at(deadline, status.changed())
+                .await
+                .is_err()
+        {
             return Ok(Json(r));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 
@@ -143,7 +123,7 @@ pub async fn deploy(
     if req.image.trim().is_empty() || req.image.chars().any(char::is_whitespace) {
         return Err(invalid("the image name is empty or has spaces: give it like shop:1.4").into());
     }
-    let engine = state.runtime.engine().await?;
+    let engine = state.engine.get().await?;
     if !engine.image_exists(&req.image).await? {
         return Err(Error::NotFound(format!(
             "image {} is not on this server: build or load it first (`docker images` lists what is there)",
@@ -205,7 +185,7 @@ pub async fn rollback(
                 None => db
                     .releases(&app)?
                     .into_iter()
-                    .find(|r| r.version < live.version && r.status == "superseded")
+                    .find(|r| r.version < live.version && r.status == ReleaseStatus::Superseded)
                     .ok_or_else(|| {
                         Error::Conflict(format!(
                             "{} has no earlier release that went live: nothing to roll back to",
@@ -213,7 +193,10 @@ pub async fn rollback(
                         ))
                     })?,
             };
-            if target.status == "failed" || target.status == "pending" {
+            if matches!(
+                target.status,
+                ReleaseStatus::Failed | ReleaseStatus::Pending
+            ) {
                 return Err(Error::Conflict(format!(
                     "v{} never went live ({}): choose one that did (`skypanel releases -a {}`)",
                     target.version, target.status, app.name
@@ -223,7 +206,7 @@ pub async fn rollback(
         })
         .await?;
     let (app, target) = target;
-    let engine = state.runtime.engine().await?;
+    let engine = state.engine.get().await?;
     // Until the new release names the old image, no prune may take it.
     let _hold = state.runtime.hold_tags(app.id);
     // A buildpack release's image is rebuilt from its slug by the rollout.
@@ -406,9 +389,9 @@ pub async fn checks_history(
     S(state): S<State>,
     caller: Caller,
     Path(name): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    axum::extract::Query(q): axum::extract::Query<api::HistoryQuery>,
 ) -> R<Json<Vec<api::ProbeRecord>>> {
-    let lines = match q.get("lines") {
+    let lines = match &q.lines {
         None => 50,
         Some(n) => n
             .parse::<i64>()
@@ -553,7 +536,7 @@ pub async fn stats(
     if let Some(live) = &live {
         let current = state.runtime.processes(&app, live).await?;
         let restarts = state.runtime.restarts(&app, live).await?;
-        let engine = state.runtime.engine().await?;
+        let engine = state.engine.get().await?;
         for (process, desired, tasks) in current {
             let running: Vec<_> = tasks.into_iter().filter(|(t, _)| t.running()).collect();
             let samples = futures_util::future::join_all(running.iter().map(|(t, _)| {

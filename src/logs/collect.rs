@@ -17,8 +17,7 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use super::{Logs, SOURCE_APP};
-use crate::docker::{self, Engine, TaskInfo};
-use crate::runtime::Runtime;
+use crate::docker::{self, Engine, EngineCell, TaskInfo};
 use crate::store::logs::NewLine;
 
 const SCAN: Duration = Duration::from_secs(2);
@@ -52,7 +51,12 @@ fn started(t: &TaskInfo) -> bool {
     finished(t) || matches!(t.state.as_str(), "starting" | "running")
 }
 
-pub async fn run(logs: Arc<Logs>, rt: Arc<Runtime>, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    logs: Arc<Logs>,
+    engine: EngineCell,
+    instance: String,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut followers: HashMap<String, Follower> = HashMap::new();
     let mut cursors = match logs.cursors().await {
         Ok(c) => c,
@@ -61,9 +65,8 @@ pub async fn run(logs: Arc<Logs>, rt: Arc<Runtime>, mut stop: watch::Receiver<bo
             return;
         }
     };
-    let instance = rt.store().instance_id().to_string();
     loop {
-        match rt.engine().await {
+        match engine.get().await {
             Ok(engine) => {
                 if let Err(e) = scan(&logs, &engine, &instance, &mut followers, &mut cursors).await
                 {

@@ -64,17 +64,19 @@ pub fn payload(lines: &[LogLine], orgs: &HashMap<String, String>) -> serde_json:
     json!({ "streams": streams })
 }
 
-pub async fn run(logs: Arc<Logs>, store: Store, mut stop: watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-    {
+pub async fn run(
+    logs: Arc<Logs>,
+    store: Store,
+    settings: crate::settings::Current,
+    mut stop: watch::Receiver<bool>,
+) {
+    let client = match crate::outbound::client() {
         Ok(c) => c,
-        Err(e) => return tracing::error!(error = %e, "cannot build the Loki client"),
+        Err(e) => return tracing::error!(error = %e, "cannot send logs to Loki"),
     };
     let mut backoff = Duration::from_secs(1);
     loop {
-        let pause = match push_once(&logs, &store, &client).await {
+        let pause = match push_once(&logs, &store, &settings, client).await {
             Ok(true) => {
                 backoff = Duration::from_secs(1);
                 continue;
@@ -102,9 +104,10 @@ pub async fn run(logs: Arc<Logs>, store: Store, mut stop: watch::Receiver<bool>)
 async fn push_once(
     logs: &Arc<Logs>,
     store: &Store,
+    settings: &crate::settings::Current,
     client: &reqwest::Client,
 ) -> crate::error::Result<bool> {
-    let endpoint = store.read(|db| db.setting("loki_endpoint")).await?;
+    let endpoint = settings.get().loki_endpoint.clone();
     if endpoint.is_empty() {
         return Ok(false);
     }
@@ -136,6 +139,7 @@ async fn push_once(
     let url = format!("{endpoint}/loki/api/v1/push");
     let res = client
         .post(&url)
+        .timeout(Duration::from_secs(15))
         .json(&body)
         .send()
         .await

@@ -385,43 +385,32 @@ pub fn now_ns() -> i64 {
 /// `log_max_mb_per_app`.
 pub async fn retention_loop(
     logs: Arc<Logs>,
-    store: crate::store::Store,
+    settings: crate::settings::Current,
     wake: Arc<tokio::sync::Notify>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        let settings = store
-            .read(|db| {
-                Ok((
-                    crate::settings::duration_secs(&db.setting("loki_retention_days")?, 86_400),
-                    db.setting_i64("log_max_mb_per_app")?,
-                ))
-            })
-            .await;
-        let mut pause = std::time::Duration::from_secs(300);
-        match settings {
-            Ok((window, max_mb)) => {
-                let window = window.unwrap_or(7 * 86_400).max(1);
-                let before = now_ns() - window.saturating_mul(1_000_000_000);
-                match logs
-                    .prune(before, max_mb.saturating_mul(1 << 20), window.max(86_400))
-                    .await
-                {
-                    Ok(p) if p.by_age + p.by_size > 0 => {
-                        tracing::info!(
-                            by_age = p.by_age,
-                            by_size = p.by_size,
-                            "log retention removed lines"
-                        )
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "log retention failed"),
-                }
-                // A short window is kept to within a tenth of itself.
-                pause = pause.min(std::time::Duration::from_secs((window / 10).max(1) as u64));
+        let s = settings.get();
+        let window = s.loki_retention_days.0.max(1);
+        let max_mb = s.log_max_mb_per_app;
+        let before = now_ns() - window.saturating_mul(1_000_000_000);
+        match logs
+            .prune(before, max_mb.saturating_mul(1 << 20), window.max(86_400))
+            .await
+        {
+            Ok(p) if p.by_age + p.by_size > 0 => {
+                tracing::info!(
+                    by_age = p.by_age,
+                    by_size = p.by_size,
+                    "log retention removed lines"
+                )
             }
-            Err(e) => tracing::warn!(error = %e, "cannot read the log retention settings"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "log retention failed"),
         }
+        // A short window is kept to within a tenth of itself.
+        let pause = std::time::Duration::from_secs(300)
+            .min(std::time::Duration::from_secs((window / 10).max(1) as u64));
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = wake.notified() => {}

@@ -14,7 +14,7 @@ pub mod proxy;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -135,11 +135,11 @@ pub struct Router {
     /// HTTP-01 challenges being answered.
     pub acme: Arc<crate::acme::Acme>,
     /// The API's own listener: `panel_domain` is routed there.
-    pub api: OnceLock<SocketAddr>,
+    pub api: SocketAddr,
     /// The HTTPS listener's port, when there is one (redirects go there).
-    pub https_port: OnceLock<u16>,
+    pub https_port: Option<u16>,
     /// Where each request's `skypanel[router]` line goes.
-    pub logs: OnceLock<Arc<crate::logs::Logs>>,
+    pub logs: Arc<crate::logs::Logs>,
 }
 
 /// What one router thread keeps to itself: its backend connections, its
@@ -165,7 +165,12 @@ impl Worker {
 }
 
 impl Router {
-    pub fn new(acme: Arc<crate::acme::Acme>) -> Arc<Router> {
+    pub fn new(
+        acme: Arc<crate::acme::Acme>,
+        api: SocketAddr,
+        https_port: Option<u16>,
+        logs: Arc<crate::logs::Logs>,
+    ) -> Arc<Router> {
         Arc::new(Router {
             table: RwLock::new(Arc::new(Table::default())),
             generation: std::sync::atomic::AtomicU64::new(1),
@@ -173,9 +178,9 @@ impl Router {
             certs: Arc::default(),
             loaded: Mutex::default(),
             acme,
-            api: OnceLock::new(),
-            https_port: OnceLock::new(),
-            logs: OnceLock::new(),
+            api,
+            https_port,
+            logs,
         })
     }
 
@@ -206,21 +211,22 @@ impl Router {
     }
 
     /// Rebuilds the table from the store and the runtime.
-    pub async fn refresh(&self, store: &Store, runtime: &Runtime) -> crate::error::Result<()> {
-        let (entries, domain, panel, [timeout, idle, total]) = store
-            .read(|db| {
-                Ok((
-                    db.route_entries()?,
-                    db.setting("default_domain")?,
-                    db.setting("panel_domain")?,
-                    [
-                        db.setting_i64("router_backend_timeout_s")?,
-                        db.setting_i64("router_idle_timeout_s")?,
-                        db.setting_i64("router_request_timeout_s")?,
-                    ],
-                ))
-            })
-            .await?;
+    pub async fn refresh(
+        &self,
+        store: &Store,
+        runtime: &Runtime,
+        settings: &crate::settings::Snapshot,
+    ) -> crate::error::Result<()> {
+        let entries = store.read(|db| db.route_entries()).await?;
+        let (domain, panel) = (
+            settings.default_domain.clone(),
+            settings.panel_domain.clone(),
+        );
+        let [timeout, idle, total] = [
+            settings.router_backend_timeout_s,
+            settings.router_idle_timeout_s,
+            settings.router_request_timeout_s,
+        ];
         let secs = |s: i64| Duration::from_secs(s.max(1) as u64);
         self.reload_certs(store).await?;
         let backends = runtime.web_backends(&entries).await?;
@@ -256,11 +262,12 @@ impl Router {
             hosts.insert(default_host, route);
         }
         // The API itself, behind the router at `panel_domain`.
-        if let (false, Some(api)) = (panel.is_empty(), self.api.get()) {
+        if !panel.is_empty() {
+            let api = self.api;
             let reach = if api.ip().is_unspecified() {
                 SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), api.port())
             } else {
-                *api
+                api
             };
             hosts.insert(
                 panel,
@@ -427,14 +434,16 @@ pub async fn refresh_loop(
     router: Arc<Router>,
     store: Store,
     runtime: Arc<Runtime>,
+    routes_changed: Arc<tokio::sync::Notify>,
+    settings: crate::settings::Current,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        if let Err(e) = router.refresh(&store, &runtime).await {
+        if let Err(e) = router.refresh(&store, &runtime, &settings.get()).await {
             tracing::warn!(error = %e, "cannot refresh the routing table");
         }
         tokio::select! {
-            _ = runtime.routes_changed.notified() => {}
+            _ = routes_changed.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = stop.changed() => return,
         }

@@ -351,7 +351,8 @@ pub async fn handle(
     let host = host.as_deref().unwrap_or_default();
     let ms = took.as_millis() as u64;
     tracing::debug!(host, app, status, ms, request_id, "router request");
-    if let (Some(r), Some(logs)) = (&route, router.logs.get()) {
+    if let Some(r) = &route {
+        let logs = &router.logs;
         let proto = match scheme {
             Scheme::Http => "http",
             Scheme::Https => "https",
@@ -382,43 +383,88 @@ async fn answer(
     host: Option<&str>,
     mut req: Request<Incoming>,
 ) -> (Response<Body>, Option<Arc<super::AppRoute>>) {
+    let (table, route) = match route_or_page(router, worker, scheme, host, &req) {
+        Routed::Proxy(table, route) => (table, route),
+        Routed::Page(page, route) => return (page, route),
+    };
+    let upgrade = is_upgrade(req.headers());
+    let id = request_id(req.headers());
+    to_backend_form(&mut req, peer, scheme, upgrade, &id);
+    // The client's side of an upgrade, taken before the request moves on.
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let limits = Limits::new(
+        table.idle_timeout,
+        tokio::time::Instant::now() + table.request_timeout,
+    );
+    let req = req.map(|b| Timed::new(b, limits.clone()));
+    let mut resp = forward(worker, &table, &route, req, client_upgrade, &limits).await;
+    resp.headers_mut().insert("x-request-id", id);
+    (resp, Some(route))
+}
+
+/// Where a request goes: to the route's backends, or a page the router
+/// answers itself (for the route, when there is one).
+enum Routed {
+    Proxy(Arc<super::Table>, Arc<super::AppRoute>),
+    Page(Response<Body>, Option<Arc<super::AppRoute>>),
+}
+
+/// A page answered by the router itself (ACME challenge, unknown host,
+/// HTTPS redirect, suspended, maintenance, no backend), or the route and
+/// table the request goes on with.
+fn route_or_page(
+    router: &Router,
+    worker: &super::Worker,
+    scheme: Scheme,
+    host: Option<&str>,
+    req: &Request<Incoming>,
+) -> Routed {
     if scheme == Scheme::Http {
-        if let Some(r) = acme_answer(router, &req) {
-            return (r, None);
+        if let Some(r) = acme_answer(router, req) {
+            return Routed::Page(r, None);
         }
     }
     let Some(host) = host else {
-        return (pages::bad_request(), None);
+        return Routed::Page(pages::bad_request(), None);
     };
     let table = worker.table(router);
     let Some(route) = table.lookup(host) else {
-        return (pages::unknown_host(), None);
+        return Routed::Page(pages::unknown_host(), None);
     };
     if route.app == super::PANEL && panel_private(req.uri().path()) {
-        return (pages::unknown_host(), Some(route));
+        return Routed::Page(pages::unknown_host(), Some(route));
     }
     if scheme == Scheme::Http && route.https_redirect && table.has_cert(host) {
         if let Some(loc) = router
             .https_port
-            .get()
-            .and_then(|p| https_location(host, *p, req.uri()))
+            .and_then(|p| https_location(host, p, req.uri()))
         {
-            return (pages::redirect(loc), Some(route));
+            return Routed::Page(pages::redirect(loc), Some(route));
         }
     }
-    if route.suspended {
-        return (pages::suspended(&route.app), Some(route));
-    }
-    if route.maintenance {
-        return (pages::maintenance(&route.app), Some(route));
-    }
-    if route.backends.is_empty() {
-        return (pages::no_backend(&route.app), Some(route));
-    }
-    let upgrade = is_upgrade(req.headers());
-    let id = request_id(req.headers());
-    // Backends speak HTTP/1.1 with an origin-form target and a Host header,
-    // whatever the client spoke (HTTP/2 carries the host in :authority).
+    let page = if route.suspended {
+        pages::suspended(&route.app)
+    } else if route.maintenance {
+        pages::maintenance(&route.app)
+    } else if route.backends.is_empty() {
+        pages::no_backend(&route.app)
+    } else {
+        return Routed::Proxy(table, route);
+    };
+    Routed::Page(page, Some(route))
+}
+
+/// What a backend is sent: HTTP/1.1 with an origin-form target and a Host
+/// header, whatever the client spoke (HTTP/2 carries the host in
+/// :authority); hop-by-hop headers gone (an upgrade's kept);
+/// `X-Forwarded-*` and `X-Request-Id` set.
+fn to_backend_form(
+    req: &mut Request<Incoming>,
+    peer: SocketAddr,
+    scheme: Scheme,
+    upgrade: bool,
+    id: &HeaderValue,
+) {
     if req.version() != hyper::Version::HTTP_11 && req.version() != hyper::Version::HTTP_10 {
         *req.version_mut() = hyper::Version::HTTP_11;
     }
@@ -439,45 +485,46 @@ async fn answer(
             *req.uri_mut() = u;
         }
     }
-    {
-        let h = req.headers_mut();
-        let upgrade_to = h.get(header::UPGRADE).cloned();
-        let forwarded_host = h.get(header::HOST).cloned();
-        strip_hop_headers(h);
-        if let (true, Some(u)) = (upgrade, upgrade_to) {
-            h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-            h.insert(header::UPGRADE, u);
-        }
-        let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(prev) => format!("{prev}, {}", peer.ip()),
-            None => peer.ip().to_string(),
-        };
-        if let Ok(v) = HeaderValue::from_str(&xff) {
-            h.insert("x-forwarded-for", v);
-        }
-        h.insert(
-            "x-forwarded-proto",
-            HeaderValue::from_static(scheme.as_str()),
-        );
-        if let Some(fh) = forwarded_host {
-            h.insert("x-forwarded-host", fh);
-        }
-        h.insert("x-request-id", id.clone());
+    let h = req.headers_mut();
+    let upgrade_to = h.get(header::UPGRADE).cloned();
+    let forwarded_host = h.get(header::HOST).cloned();
+    strip_hop_headers(h);
+    if let (true, Some(u)) = (upgrade, upgrade_to) {
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(header::UPGRADE, u);
     }
-    // The client's side of an upgrade, taken before the request moves on.
-    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let limits = Limits::new(
-        table.idle_timeout,
-        tokio::time::Instant::now() + table.request_timeout,
+    let xff = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {}", peer.ip()),
+        None => peer.ip().to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert("x-forwarded-for", v);
+    }
+    h.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(scheme.as_str()),
     );
-    let mut req = Some(req.map(|b| Timed::new(b, limits.clone())));
-    let mut answer = None;
-    // Each backend in turn; on one, a pooled connection first, then a fresh one.
+    if let Some(fh) = forwarded_host {
+        h.insert("x-forwarded-host", fh);
+    }
+    h.insert("x-request-id", id.clone());
+}
+
+/// Sends the request to the route's backends in turn — on each, a pooled
+/// connection first, then a fresh one — moving on only while nothing was
+/// sent; splices an accepted upgrade.
+async fn forward(
+    worker: &super::Worker,
+    table: &super::Table,
+    route: &super::AppRoute,
+    req: Request<Timed<Incoming>>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    limits: &Limits,
+) -> Response<Body> {
+    let upgrade = client_upgrade.is_some();
+    let mut req = Some(req);
     let attempts = route.order().flat_map(|a| [(a, true), (a, false)]);
     for (addr, reuse) in attempts {
-        if answer.is_some() {
-            break;
-        }
         let pooled = if upgrade || !reuse {
             None
         } else {
@@ -498,50 +545,44 @@ async fn answer(
         };
         let Some(r) = req.take() else { break };
         match tokio::time::timeout(table.backend_timeout, sender.try_send_request(r)).await {
-            Err(_) => {
-                answer = Some(pages::timeout(&route.app));
-                break;
-            }
+            Err(_) => return pages::timeout(&route.app),
             Ok(Ok(mut resp)) => {
                 if upgrade && resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-                    let backend_upgrade = hyper::upgrade::on(&mut resp);
-                    if let Some(client_upgrade) = client_upgrade {
-                        tokio::spawn(async move {
-                            let (Ok(c), Ok(b)) = (client_upgrade.await, backend_upgrade.await)
-                            else {
-                                return;
-                            };
-                            let (mut c, mut b) = (TokioIo::new(c), TokioIo::new(b));
-                            let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
-                        });
-                    }
-                } else if !upgrade {
+                    splice(client_upgrade, hyper::upgrade::on(&mut resp));
+                    return resp.map(|b| Timed::new(b, limits.clone()).boxed_unsync());
+                }
+                if !upgrade {
                     worker.pool.put(addr, sender);
                 }
                 let mut resp = resp.map(|b| Timed::new(b, limits.clone()).boxed_unsync());
                 if !upgrade {
                     strip_hop_headers(resp.headers_mut());
                 }
-                answer = Some(resp);
-                break;
+                return resp;
             }
             Ok(Err(mut e)) => match e.take_message() {
                 // Not sent (the idle connection had closed): try again.
-                Some(r) => {
-                    req = Some(r);
-                    continue;
-                }
+                Some(r) => req = Some(r),
                 None => {
                     tracing::debug!(%addr, error = %e.error(), "backend failed mid-request");
-                    answer = Some(pages::bad_gateway(&route.app));
-                    break;
+                    return pages::bad_gateway(&route.app);
                 }
             },
         }
     }
-    let mut resp = answer.unwrap_or_else(|| pages::bad_gateway(&route.app));
-    resp.headers_mut().insert("x-request-id", id);
-    (resp, Some(route))
+    pages::bad_gateway(&route.app)
+}
+
+/// Joins the client's and the backend's upgraded connections.
+fn splice(client: Option<hyper::upgrade::OnUpgrade>, backend: hyper::upgrade::OnUpgrade) {
+    let Some(client) = client else { return };
+    tokio::spawn(async move {
+        let (Ok(c), Ok(b)) = (client.await, backend.await) else {
+            return;
+        };
+        let (mut c, mut b) = (TokioIo::new(c), TokioIo::new(b));
+        let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
+    });
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{App, Db};
+pub use crate::api::BuildStatus;
 use crate::error::{Error, Result, invalid};
 
 #[derive(Clone, Debug)]
@@ -14,7 +15,7 @@ pub struct Build {
     pub builder: String,
     pub commit: String,
     pub ref_name: String,
-    pub status: String,
+    pub status: BuildStatus,
     pub reason: Option<String>,
     /// The release version the build made, once it made one.
     pub release: Option<i64>,
@@ -49,7 +50,7 @@ fn build(r: &Row) -> rusqlite::Result<Build> {
         builder: r.get(3)?,
         commit: r.get(4)?,
         ref_name: r.get(5)?,
-        status: r.get(6)?,
+        status: super::status_col(r, 6, BuildStatus::parse)?,
         reason: r.get(7)?,
         release: r.get(8)?,
         log_key: r.get(9)?,
@@ -163,7 +164,7 @@ impl Db<'_> {
     pub fn finish_build(
         &self,
         id: i64,
-        status: &str,
+        status: BuildStatus,
         reason: Option<&str>,
         log_key: Option<&str>,
         now: i64,
@@ -171,7 +172,7 @@ impl Db<'_> {
         self.conn.execute(
             "UPDATE builds SET status = ?1, reason = ?2, log_key = coalesce(?3, log_key), finished_at = ?4
              WHERE id = ?5",
-            params![status, reason, log_key, now, id],
+            params![status.as_str(), reason, log_key, now, id],
         )?;
         Ok(())
     }

@@ -32,15 +32,35 @@ pub use apps::{App, ConfigChange};
 pub use billing::{
     Entry, HourUsage, MANUAL, OrgBilling, Progress, UsageRow, manual_amount, note as ledger_note,
 };
-pub use builds::{BUILDERS, Build, BuildCache, BuildRef};
+pub use builds::{BUILDERS, Build, BuildCache, BuildRef, BuildStatus};
 pub use certs::{AcmeClock, AcmeWork, Cert, CertFacts, acme_backoff};
 pub use domains::{Domain, RouteEntry};
 pub use jobs::{Job, JobState, NewJob};
 pub use ops::{BUILD_BUCKETS, Event, Figures, Node};
 pub use orgs::{Member, Org, OrgSummary, Role};
 pub use plans::{Plan, PlanSpec};
-pub use releases::{Checks, Formation, NewRelease, Release, Run};
+pub use releases::{Checks, Formation, NewRelease, Release, ReleaseStatus, Run};
 pub use webhooks::{Delivery, DueDelivery, MAX_ATTEMPTS, Probe, Webhook, retry_after};
+
+impl From<rusqlite::Error> for crate::error::Error {
+    fn from(e: rusqlite::Error) -> Self {
+        // rusqlite's messages name SQL and constraint, never bound values.
+        crate::error::Error::Internal(format!("database error: {e}"))
+    }
+}
+
+/// A status column read as its enum; a value the code does not know is an
+/// error, not a silent default.
+fn status_col<T>(r: &rusqlite::Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown status {s:?}").into(),
+        )
+    })
+}
 
 use crate::crypto::Cipher;
 use crate::error::{Error, Result};

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{App, Db};
 use crate::error::Result;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Node {
     pub id: String,
     pub hostname: String,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{App, Db};
+pub use crate::api::ReleaseStatus;
 use crate::error::{Error, Result};
 
 pub type Formation = BTreeMap<String, i64>;
@@ -32,7 +33,7 @@ impl Run {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Release {
     pub id: i64,
     pub app_id: i64,
@@ -40,7 +41,7 @@ pub struct Release {
     /// The image (`run.image`) and how its processes run.
     pub run: Run,
     pub formation: Formation,
-    pub status: String,
+    pub status: ReleaseStatus,
     pub description: String,
     pub reason: Option<String>,
     pub created_by: Option<String>,
@@ -89,7 +90,7 @@ fn release(r: &Row) -> rusqlite::Result<Release> {
         version: r.get(2)?,
         run,
         formation: serde_json::from_str(&formation).unwrap_or_default(),
-        status: r.get(5)?,
+        status: super::status_col(r, 5, ReleaseStatus::parse)?,
         description: r.get(6)?,
         reason: r.get(7)?,
         created_by: r.get(8)?,
@@ -251,15 +252,15 @@ impl Db<'_> {
     pub fn mark_release(
         &self,
         id: i64,
-        status: &str,
+        status: ReleaseStatus,
         reason: Option<&str>,
         now: i64,
     ) -> Result<()> {
-        let finished = matches!(status, "live" | "failed" | "superseded").then_some(now);
+        let finished = status.settled().then_some(now);
         self.conn.execute(
             "UPDATE releases SET status = ?1, reason = coalesce(?2, reason), finished_at = coalesce(?3, finished_at)
              WHERE id = ?4",
-            params![status, reason, finished, id],
+            params![status.as_str(), reason, finished, id],
         )?;
         Ok(())
     }
@@ -305,9 +306,9 @@ impl Db<'_> {
     pub fn promote_release(&self, r: &Release, now: i64) -> Result<Option<Release>> {
         let previous = self.live_release(r.app_id)?;
         if let Some(p) = &previous {
-            self.mark_release(p.id, "superseded", None, now)?;
+            self.mark_release(p.id, ReleaseStatus::Superseded, None, now)?;
         }
-        self.mark_release(r.id, "live", None, now)?;
+        self.mark_release(r.id, ReleaseStatus::Live, None, now)?;
         Ok(previous)
     }
 }

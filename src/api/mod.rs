@@ -6,6 +6,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod events;
+mod query;
+mod status;
+
+pub use events::*;
+pub use query::*;
+pub use status::*;
+
 pub const PREFIX: &str = "/api/v1";
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -374,8 +382,7 @@ pub struct InitReport {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Release {
     pub version: i64,
-    /// pending, deploying, live, superseded or failed.
-    pub status: String,
+    pub status: ReleaseStatus,
     pub image: String,
     pub formation: BTreeMap<String, i64>,
     pub description: String,
@@ -557,8 +564,7 @@ pub struct Build {
     pub builder: String,
     pub commit: String,
     pub branch: String,
-    /// building, succeeded, failed or canceled.
-    pub status: String,
+    pub status: BuildStatus,
     pub reason: Option<String>,
     /// The release it made (vN), once it made one.
     pub release: Option<i64>,

@@ -8,6 +8,10 @@ use std::net::IpAddr;
 use crate::error::{Error, Result, invalid};
 use crate::validate;
 
+mod snapshot;
+
+pub use snapshot::{Current, Seconds, Snapshot};
+
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
     Bool,
