@@ -6,6 +6,7 @@ mod common;
 mod authz;
 mod bad_input;
 mod billing;
+mod cases;
 mod cli_flow;
 mod daemon_life;
 mod deploy;
