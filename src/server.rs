@@ -132,8 +132,8 @@ async fn recover(state: &State) {
     crate::build::clean_start(&state.store, &state.runtime, &state.data_dir).await;
 }
 
-/// Every background loop, each told to stop through `stop`. The job runner
-/// comes first: it stops first, so in-flight jobs end before the rest.
+/// Every background loop, each told to stop through `stop` (all at once);
+/// the job runner is awaited first, so in-flight jobs end before the rest.
 fn start_loops(s: &State, stop: &watch::Receiver<bool>) -> Loops {
     let mut runner =
         crate::jobs::Runner::new(s.store.clone(), crate::jobs::handlers(s.runtime.clone()));

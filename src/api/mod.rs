@@ -650,8 +650,7 @@ pub struct Maintenance {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CertState {
     pub hostname: String,
-    /// none, pending, issued or error.
-    pub status: String,
+    pub status: CertStatus,
     /// acme or manual; absent when there is no certificate.
     pub source: Option<String>,
     pub expires_at: Option<String>,

@@ -66,6 +66,17 @@ status!(
     }
 );
 
+status!(
+    /// A hostname's certificate: none yet, being issued, served, or the
+    /// last issuance failed.
+    CertStatus {
+        None => "none",
+        Pending => "pending",
+        Issued => "issued",
+        Error => "error",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +101,7 @@ mod tests {
             ReleaseStatus::parse,
         );
         round_trip(BuildStatus::ALL, BuildStatus::as_str, BuildStatus::parse);
+        round_trip(CertStatus::ALL, CertStatus::as_str, CertStatus::parse);
         assert_eq!(ReleaseStatus::parse("Live"), None);
         assert_eq!(
             serde_json::to_string(ReleaseStatus::ALL).expect("all"),

@@ -31,7 +31,7 @@ fn show(c: &api::Certs) {
             };
             [
                 s.hostname.clone(),
-                s.status.clone(),
+                s.status.to_string(),
                 output::opt(&s.source),
                 output::opt(&s.expires_at),
                 note,
@@ -87,7 +87,7 @@ pub async fn add(a: AddArgs) -> Result<()> {
     let served: Vec<&str> = c
         .certs
         .iter()
-        .filter(|s| s.status == "issued" && s.source.as_deref() == Some("manual"))
+        .filter(|s| s.status == api::CertStatus::Issued && s.source.as_deref() == Some("manual"))
         .map(|s| s.hostname.as_str())
         .collect();
     println!(
@@ -157,9 +157,9 @@ pub async fn auto(a: AutoArgs) -> Result<()> {
             .iter()
             .filter(|s| hosts.contains(&s.hostname))
             .collect();
-        let done = |s: &&api::CertState| match s.status.as_str() {
-            "issued" => s.expires_at != old_expiry(&s.hostname) || s.error.is_some(),
-            "error" => true,
+        let done = |s: &&api::CertState| match s.status {
+            api::CertStatus::Issued => s.expires_at != old_expiry(&s.hostname) || s.error.is_some(),
+            api::CertStatus::Error => true,
             _ => false,
         };
         if mine.iter().all(done) {

@@ -21,6 +21,7 @@ pub async fn wait(c: &Client, app: &str, r: api::Release, quiet: bool) -> Result
     let query = api::ReleaseQuery { wait: true };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15 * 60);
     loop {
+        let asked = tokio::time::Instant::now();
         let cur: api::Release = c.get_query(&path, &query).await?;
         match cur.status {
             api::ReleaseStatus::Live => {
@@ -46,6 +47,11 @@ pub async fn wait(c: &Client, app: &str, r: api::Release, quiet: bool) -> Result
                     cur.version,
                     cur.status
                 )
+            }
+            // A server that answered at once without the release settling
+            // ignored the wait (an older daemon): ask again, but not at once.
+            _ if asked.elapsed() < Duration::from_millis(100) => {
+                tokio::time::sleep(Duration::from_secs(1)).await
             }
             _ => {}
         }

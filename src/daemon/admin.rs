@@ -216,7 +216,7 @@ pub async fn set_setting(
         })
         .await?;
     tracing::info!(key = %s.key, "setting changed");
-    settings_changed(&state, &s.key).await?;
+    settings_changed(&state, &s.key).await;
     Ok(Json(s))
 }
 
@@ -225,15 +225,17 @@ pub async fn set_setting(
 /// and the router's limits apply at once, the ACME worker looks again (a
 /// new directory, renewal window, panel), a new log retention applies now,
 /// and the health monitor takes a new interval.
-async fn settings_changed(state: &State, key: &str) -> crate::error::Result<()> {
-    state.settings.reload(&state.store).await?;
+async fn settings_changed(state: &State, key: &str) {
+    // The change is stored; a reload that fails is logged, not the answer.
+    if let Err(e) = state.settings.reload(&state.store).await {
+        tracing::error!(error = %e, "cannot reload the settings");
+    }
     state.routes_changed.notify_one();
     state.acme.wake.notify_one();
     state.retention_wake.notify_one();
     if key.starts_with("health_") {
         state.health.wake.notify_one();
     }
-    Ok(())
 }
 
 pub async fn unset_setting(
@@ -254,6 +256,6 @@ pub async fn unset_setting(
         })
         .await?;
     tracing::info!(key = %s.key, "setting reset to its default");
-    settings_changed(&state, &s.key).await?;
+    settings_changed(&state, &s.key).await;
     Ok(Json(s))
 }

@@ -165,10 +165,21 @@ pub async fn destroy(
         .write(move |db| {
             let a = app_access(db, &caller, &name)?;
             let out = app(&a, &base, &domain);
+            let waiting: Vec<i64> = db
+                .unfinished_releases()?
+                .into_iter()
+                .filter(|r| r.app_id == a.id)
+                .map(|r| r.id)
+                .collect();
             db.destroy_app(&a)?;
-            Ok(out)
+            Ok((out, waiting))
         })
         .await?;
+    let (a, waiting) = a;
+    // Whoever waits on those releases (a push) reads again and finds them gone.
+    for id in waiting {
+        state.runtime.release_gone(id);
+    }
     // The repository and artifacts go last: the app is already gone, so a
     // failure here only leaves files (artifacts are retried from the trash).
     let (dir, name) = (state.data_dir.clone(), a.name.clone());

@@ -22,7 +22,7 @@ pub(crate) fn certs_view(db: &Db, app: &App) -> crate::error::Result<api::Certs>
         .map(|h| match rows.iter().find(|c| c.hostname == h) {
             None => api::CertState {
                 hostname: h,
-                status: "none".into(),
+                status: api::CertStatus::None,
                 source: None,
                 expires_at: None,
                 issuer: None,
@@ -31,7 +31,7 @@ pub(crate) fn certs_view(db: &Db, app: &App) -> crate::error::Result<api::Certs>
             },
             Some(c) => api::CertState {
                 hostname: h,
-                status: c.status.clone(),
+                status: c.status,
                 source: Some(c.source.clone()),
                 expires_at: c.not_after.map(api::time),
                 issuer: c.issuer.clone(),

@@ -97,15 +97,15 @@ pub async fn show(
     // Subscribe, then read again: a change between the two reads is not lost.
     let mut status = state.runtime.watch_status(id);
     let deadline = tokio::time::Instant::now() + api::RELEASE_WAIT;
+    let mut timed_out = false;
     loop {
         let (_, r) = read(&state).await?;
-        if r.status.settled()
-            || tokio::time::timeout_at(deadline, status.changed())
-                .await
-                .is_err()
-        {
+        if r.status.settled() || timed_out {
             return Ok(Json(r));
         }
+        timed_out = tokio::time::timeout_at(deadline, status.changed())
+            .await
+            .is_err();
     }
 }
 

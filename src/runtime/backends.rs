@@ -264,7 +264,7 @@ pub async fn probe(addr: &str, port: u16, checks: &Checks) -> std::result::Resul
         return Ok(());
     }
     let url = format!("http://{target}{}", checks.path);
-    let client = crate::outbound::client().map_err(|e| e.to_string())?;
+    let client = crate::outbound::probe_client().map_err(|e| e.to_string())?;
     match client.get(&url).timeout(timeout).send().await {
         Ok(res) if res.status().as_u16() < 500 => Ok(()),
         Ok(res) => Err(format!("GET {} answered {}", checks.path, res.status())),

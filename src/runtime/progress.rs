@@ -90,6 +90,12 @@ impl Runtime {
         self.progress.lines(release_id)
     }
 
+    /// Tells the waiters of a release that was deleted with its app: they
+    /// read the store again and find it gone.
+    pub fn release_gone(&self, release_id: i64) {
+        self.progress.publish(release_id, ReleaseStatus::Failed);
+    }
+
     /// Called after a release's new status is stored.
     pub(super) fn published(&self, release_id: i64, status: ReleaseStatus) {
         self.progress.publish(release_id, status);

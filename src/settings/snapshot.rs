@@ -70,6 +70,16 @@ impl Typed for Seconds {
     }
 }
 
+/// The stored value as its type; a value that does not parse (a database
+/// edited by hand, old data) is logged and its default used, so one bad
+/// row neither stops the daemon nor the `settings:set` that would fix it.
+fn typed_or_default<T: Typed>(def: &Def, v: &str) -> Result<T> {
+    T::typed(def, v).or_else(|e| {
+        tracing::warn!(key = def.key, error = %e, "using the default of a setting");
+        T::typed(def, def.default)
+    })
+}
+
 macro_rules! snapshot {
     ($($key:ident: $ty:ty),* $(,)?) => {
         /// Every non-secret setting, typed (see the registry for what each is).
@@ -87,7 +97,7 @@ macro_rules! snapshot {
                 Ok(Snapshot {
                     $($key: {
                         let def = lookup(stringify!($key))?;
-                        Typed::typed(def, &get(def.key)?)?
+                        typed_or_default(def, &get(def.key)?)?
                     }),*
                 })
             }
@@ -203,21 +213,25 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_typed_and_a_corrupt_value_names_its_key_and_the_fix() {
+    fn defaults_are_typed_and_a_corrupt_value_falls_back_to_its_default() {
         let s = Snapshot::read(&mut |k| Ok(lookup(k)?.default.to_string())).expect("defaults");
         assert_eq!(s.health_check_failures, 3);
         assert!(!s.acme_enabled);
         assert_eq!(s.billing_suspend_threshold, Money(0));
-        let e = Snapshot::read(&mut |k| {
+        let s = Snapshot::read(&mut |k| {
             Ok(match k {
                 "build_concurrency" => "many".to_string(),
+                "health_check_failures" => "5".to_string(),
                 _ => lookup(k)?.default.to_string(),
             })
         })
-        .expect_err("corrupt")
-        .to_string();
+        .expect("a bad value does not stop the rest");
+        let def = lookup("build_concurrency").expect("def");
+        let default: i64 = def.default.parse().expect("a number");
+        assert_eq!((s.build_concurrency, s.health_check_failures), (default, 5));
+        let e = i64::typed(def, "many").expect_err("bad");
         assert!(
-            e.contains("build_concurrency") && e.contains("settings:set"),
+            e.to_string().contains("settings:set build_concurrency"),
             "{e}"
         );
     }

@@ -5,6 +5,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{App, Db};
+pub use crate::api::CertStatus;
 use crate::error::{Error, Result};
 
 /// One hostname's certificate row.
@@ -15,8 +16,8 @@ pub struct Cert {
     pub app: String,
     /// `acme` or `manual`.
     pub source: String,
-    /// `pending`, `issued` or `error`.
-    pub status: String,
+    /// Pending, issued or error (never `None`: that is no row).
+    pub status: CertStatus,
     pub not_before: Option<i64>,
     pub not_after: Option<i64>,
     pub issuer: Option<String>,
@@ -87,7 +88,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Cert> {
         hostname: r.get(0)?,
         app: r.get(1)?,
         source: r.get(2)?,
-        status: r.get(3)?,
+        status: super::status_col(r, 3, CertStatus::parse)?,
         not_before: r.get(4)?,
         not_after: r.get(5)?,
         issuer: r.get(6)?,
@@ -210,8 +211,8 @@ impl Db<'_> {
         for h in hosts {
             let existing = self.cert(h)?;
             match existing {
-                Some(c) if c.source == "manual" && c.status == "issued" => continue,
-                Some(c) if c.status == "issued" => {
+                Some(c) if c.source == "manual" && c.status == CertStatus::Issued => continue,
+                Some(c) if c.status == CertStatus::Issued => {
                     // Renew now, serving the current certificate until then.
                     self.conn.execute(
                         "UPDATE certs SET next_attempt = 0, attempts = 0, renew_now = 1
@@ -425,7 +426,7 @@ impl Db<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{AcmeClock, CertFacts, acme_backoff};
+    use super::{AcmeClock, CertFacts, CertStatus, acme_backoff};
     use crate::store::test_store;
 
     #[test]
@@ -452,8 +453,8 @@ mod tests {
                 db.acme_failed("shop.localhost", "no DNS", 100)?;
                 let c = db.cert("shop.localhost")?.expect("row");
                 assert_eq!(
-                    (c.status.as_str(), c.error.as_deref()),
-                    ("error", Some("no DNS"))
+                    (c.status, c.error.as_deref()),
+                    (CertStatus::Error, Some("no DNS"))
                 );
                 assert_eq!(c.next_attempt, 100 + 3600);
                 assert_eq!(db.acme_due(200, 30 * DAY)?.len(), 1);
@@ -489,7 +490,7 @@ mod tests {
                 // A failed renewal keeps the issued certificate.
                 db.acme_failed("shop.example.com", "rate limited", 60 * DAY)?;
                 let c = db.cert("shop.example.com")?.expect("row");
-                assert_eq!(c.status, "issued");
+                assert_eq!(c.status, CertStatus::Issued);
                 assert_eq!(c.error.as_deref(), Some("rate limited"));
                 assert_eq!(db.served_certs()?.len(), 1);
                 // Removing the domain takes its certificate.

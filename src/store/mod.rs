@@ -33,7 +33,7 @@ pub use billing::{
     Entry, HourUsage, MANUAL, OrgBilling, Progress, UsageRow, manual_amount, note as ledger_note,
 };
 pub use builds::{BUILDERS, Build, BuildCache, BuildRef, BuildStatus};
-pub use certs::{AcmeClock, AcmeWork, Cert, CertFacts, acme_backoff};
+pub use certs::{AcmeClock, AcmeWork, Cert, CertFacts, CertStatus, acme_backoff};
 pub use domains::{Domain, RouteEntry};
 pub use jobs::{Job, JobState, NewJob};
 pub use ops::{BUILD_BUCKETS, Event, Figures, Node};
